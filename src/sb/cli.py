@@ -1,0 +1,132 @@
+"""Command line: a table of subcommands, each handing parsed options to the module that does the work."""
+import argparse
+import os
+import sys
+import time
+
+from sb import __version__, config
+from sb.compat import PY_VERSION
+
+NOT_YET = "not yet available in this version (it comes with its own issue)"
+
+
+def _collector_options(parser):
+    parser.add_argument("--root", help="shared data directory (default: config 'root')")
+    parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
+    parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any config key for this run, e.g. -o rate_limit_per_min=0")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show each sacct command and window")
+    parser.add_argument("--dry-run", action="store_true", help="print the sacct commands; run and write nothing")
+    parser.add_argument("--now", help=argparse.SUPPRESS)  # replays and tests: pretend the clock reads this
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="slurm-sb", description="SLURM Scoreboard: per-user SLURM usage high scores across clusters.")
+    parser.add_argument("--version", action="version",
+                        version="slurm-sb {} (Python {})".format(__version__, PY_VERSION))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    poll = commands.add_parser("poll", help="one collection tick (for cron): next cold-start month, then catch up",
+                               description="Take the lock, read what sacct has newly finished, commit it, "
+                                           "rebuild the leaderboards.")
+    _collector_options(poll)
+    backfill = commands.add_parser("backfill", help="run the cold start to the end, then catch up",
+                                   description="Read accounting month by month from backfill_start (resumable), "
+                                               "or re-read chosen months; re-reading never double counts.")
+    _collector_options(backfill)
+    backfill.add_argument("--since", metavar="YYYY-MM", help="re-read from this month")
+    backfill.add_argument("--until", metavar="YYYY-MM", help="re-read up to this month (default: now)")
+    backfill.add_argument("--user", help="only this user's jobs (e.g. one whose data was missing)")
+    rebuild = commands.add_parser("rebuild", help="recompute user totals and leaderboards from the rollups",
+                                  description="Recompute agg/users/*.json and agg/leaderboards/*.json from "
+                                              "agg/rollups/; also applies opt-outs found in home directories.")
+    _collector_options(rebuild)
+    replay = commands.add_parser("replay", help="count a saved `sacct -P` dump (header line first)",
+                                 description="Count the jobs of a file saved with `sacct -a -D -P --noconvert "
+                                             "-o ...` (with its header line); already counted jobs are skipped.")
+    _collector_options(replay)
+    replay.add_argument("file", help="the saved sacct output")
+    demo = commands.add_parser("demo", help="fill a scratch root from bundled example data and print the board",
+                               description="Replays the bundled example clusters into a temporary root and "
+                                           "prints the all-time board merged across them.")
+    demo.add_argument("--keep", metavar="DIR", help="fill DIR instead of a temporary directory, and keep it")
+    for name, text in (("discover", "find users and queue backfills for new ones"),
+                       ("tui", "the interactive scoreboard"), ("doctor", "check sacct access and the shared root")):
+        commands.add_parser(name, help=text + " (not yet)", description=text + ": " + NOT_YET)
+    return parser
+
+
+def settings_from(args, env):
+    flags = {"root": args.root, "cluster": args.cluster}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise config.ConfigError("-o {!r}: expected KEY=VALUE".format(item))
+        flags[key.strip()] = config._scalar(value)
+    settings = config.load(args.config, env, flags)
+    if not settings.cluster:
+        raise config.ConfigError("no cluster given: use --cluster NAME, SLURM_SB_CLUSTER, or 'cluster:' in the config")
+    return settings
+
+
+def clock_from(now_text):
+    if not now_text:
+        return time.time
+    from sb.timeutil import parse_when
+    offset = parse_when(now_text) - time.time()
+    return lambda: time.time() + offset
+
+
+def run_collector(args, env, out, err):
+    from sb.collector import Collector
+    settings = settings_from(args, env)
+    say = lambda text: print(text, file=out, flush=True)  # noqa: E731
+    warn = lambda text: print(text, file=err, flush=True)  # noqa: E731
+    long_running = args.command == "backfill"
+    collector = Collector(settings, clock=clock_from(args.now), out=say, err=warn, verbose=args.verbose,
+                          dry_run=args.dry_run, max_wait=float("inf") if long_running else 0.0,
+                          interactive=long_running and out.isatty())
+    if args.command == "poll":
+        return collector.poll()
+    if args.command == "backfill":
+        return collector.backfill(args.since, args.until, args.user)
+    if args.command == "rebuild":
+        return collector.rebuild()
+    return collector.replay(args.file)
+
+
+def run_demo(args, env, out, err):
+    from sb.demo import demo
+    return demo(args.keep, out)
+
+
+def run_not_yet(args, env, out, err):
+    print("slurm-sb {}: {}".format(args.command, NOT_YET), file=err)
+    return 2
+
+
+COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
+            "replay": run_collector, "demo": run_demo, "discover": run_not_yet, "tui": run_not_yet,
+            "doctor": run_not_yet}
+
+
+def main(argv=None, env=None, out=None, err=None):
+    env = os.environ if env is None else env
+    out, err = out or sys.stdout, err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(out)
+        return 0
+    from sb.collector import CollectorError
+    from sb.sacct import SacctError
+    try:
+        return COMMANDS[args.command](args, env, out, err)
+    except (config.ConfigError, CollectorError, SacctError, ValueError) as problem:
+        print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("slurm-sb {}: interrupted; committed windows are kept, the rest is read next time".format(
+            args.command), file=err)
+        return 130

@@ -1,0 +1,76 @@
+"""Politeness: at most rate_limit_per_min sacct calls a minute per cluster, and backoff after failures.
+
+Both are remembered in state/pacing.json, so the limits hold across separate cron runs.
+"""
+import json
+import math
+
+from sb.store import atomic_write, read_bytes
+
+
+class Deferred(Exception):
+    """Waiting for the next allowed call would take longer than this run may sleep."""
+
+
+class Pacer:
+    def __init__(self, path, limit_per_min, backoff_max, clock, sleep, max_wait):
+        self.path = path
+        self.limit = limit_per_min
+        self.backoff_max = backoff_max
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+        data = read_bytes(path)
+        try:
+            self.state = json.loads(data.decode()) if data else {}
+        except ValueError:
+            self.state = {}  # pacing is advisory; a damaged file only resets the limiter
+        self.state.setdefault("calls", [])
+        self.state.setdefault("failures", 0)
+        self.state.setdefault("next_try", 0)
+
+    @property
+    def enabled(self):
+        return self.limit > 0
+
+    def _window(self):
+        """(calls allowed, per seconds): 2/min → 2 per 60 s; 0.5/min → 1 per 120 s."""
+        allowed = max(1, int(math.floor(self.limit)))
+        return allowed, 60.0 * allowed / self.limit
+
+    def before_call(self):
+        """Block (or raise Deferred) until a sacct call is allowed, then record it."""
+        now = self.clock()
+        if self.enabled:
+            allowed, span = self._window()
+            calls = [t for t in self.state["calls"] if now - t < span]
+            if len(calls) >= allowed:
+                wait = calls[-allowed] + span - now
+                if wait > self.max_wait:
+                    raise Deferred("rate limit: {} sacct calls in {:.0f} s already; next call in {:.0f} s".format(
+                        len(calls), span, wait))
+                self.sleep(wait)
+                now = self.clock()
+            self.state["calls"] = calls[-allowed:] + [now]
+        self._save()
+
+    def backoff_wait(self):
+        """Seconds to wait before sacct may be tried again after failures (0 when off)."""
+        if not self.enabled:
+            return 0
+        return max(0.0, self.state["next_try"] - self.clock())
+
+    def failed(self):
+        failures = self.state["failures"] + 1
+        self.state["failures"] = failures
+        self.state["next_try"] = self.clock() + min(self.backoff_max, 60 * 2 ** min(failures - 1, 20))
+        self._save()
+
+    def succeeded(self):
+        if self.state["failures"]:
+            self.state["failures"] = 0
+            self.state["next_try"] = 0
+            self._save()
+
+    def _save(self):
+        atomic_write(self.path, json.dumps(self.state, sort_keys=True).encode())

@@ -1,0 +1,104 @@
+"""Stage 1, sacct → text lines: the only place that runs sacct. Streams stdout; never holds a window in memory."""
+import os
+import subprocess
+import tempfile
+import threading
+from contextlib import contextmanager
+
+from sb.jobs import OPTIONAL_FIELDS, REQUIRED_FIELDS
+from sb.timeutil import sacct_time
+
+# A delimiter no field we request can contain (TRES strings hold ',', '=', '/', ':').
+DELIMITER = "#|#"
+# Jobs that ENDED in the window, whatever the state of their steps (sacct -s selects on End then).
+END_STATES = "CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ"
+TOO_WIDE = "Too wide of a date range"
+
+
+class SacctError(Exception):
+    """sacct failed; `too_wide` when slurmdbd's MaxQueryTimeRange refused the window."""
+
+    def __init__(self, message, too_wide=False):
+        super().__init__(message)
+        self.too_wide = too_wide
+
+
+def sacct_env(base=None):
+    """UTC in, epochs out: -S/-E are read as UTC and times print as epoch seconds."""
+    env = dict(os.environ if base is None else base)
+    env["TZ"] = "UTC"
+    env["SLURM_TIME_FORMAT"] = "%s"
+    return env
+
+
+def known_fields(sacct, timeout=60):
+    """Field names this sacct offers (`--helpformat`), so we never ask for one it lacks."""
+    try:
+        done = subprocess.run([sacct, "--helpformat"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              encoding="utf-8", errors="replace", timeout=timeout, env=sacct_env())
+    except FileNotFoundError:
+        raise SacctError("{!r} not found; put sacct on PATH or set 'sacct' in the config".format(sacct))
+    except subprocess.TimeoutExpired:
+        raise SacctError("sacct --helpformat timed out after {} s".format(timeout))
+    if done.returncode != 0:
+        raise SacctError("sacct --helpformat failed: {}".format(_first_error(done.stderr)))
+    return set(done.stdout.split())
+
+
+def choose_fields(available):
+    missing = [f for f in REQUIRED_FIELDS if f not in available]
+    if missing:
+        raise SacctError("this sacct lacks the field(s) {}; the scoreboard cannot count jobs "
+                         "without them".format(", ".join(missing)))
+    return REQUIRED_FIELDS + tuple(f for f in OPTIONAL_FIELDS if f in available)
+
+
+def command(sacct, cluster, start, end, fields, user=None):
+    """The sacct argv for jobs of `cluster` that ended in [start, end] (epochs, both inclusive)."""
+    argv = [sacct, "-a", "-D", "-P", "-n", "--noconvert", "--delimiter=" + DELIMITER,
+            "-M", cluster, "-S", sacct_time(start), "-E", sacct_time(end),
+            "-s", END_STATES, "-o", ",".join(fields)]
+    if user:
+        argv += ["-u", user]
+    return argv
+
+
+@contextmanager
+def stream(argv, timeout):
+    """Yield sacct's stdout lines as they come; raise SacctError if it fails or exceeds `timeout`.
+
+    The caller must treat everything read as provisional until the block exits without error.
+    """
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty stderr cannot deadlock us
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=sacct_env(),
+                                    encoding="utf-8", errors="replace", bufsize=1 << 16)
+        except FileNotFoundError:
+            raise SacctError("{!r} not found; put sacct on PATH or set 'sacct' in the config".format(argv[0]))
+        timed_out = threading.Event()
+        timer = threading.Timer(timeout, lambda: (timed_out.set(), proc.kill()))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield proc.stdout
+            for _ in proc.stdout:  # drain, so a consumer that stopped early still gets the exit status
+                pass
+            status = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if timed_out.is_set():
+            raise SacctError("sacct timed out after {} s (sacct_timeout_sec); nothing was committed".format(timeout))
+        if status != 0:
+            errors.seek(0)
+            text = errors.read().decode("utf-8", "replace")
+            raise SacctError("sacct exited {}: {}".format(status, _first_error(text)), TOO_WIDE in text)
+
+
+def _first_error(text):
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    chosen = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "no message")
+    return chosen[:300]

@@ -126,6 +126,9 @@ def main(argv=None, env=None, out=None, err=None):
     except (config.ConfigError, CollectorError, SacctError, ValueError) as problem:
         print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
         return 1
+    except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error
+        sys.stderr = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("slurm-sb {}: interrupted; committed windows are kept, the rest is read next time".format(
             args.command), file=err)

@@ -39,7 +39,7 @@ class Intake:
         self.batch = Batch()
         self.seen = {}
         self.report = LineReport()
-        self.recounted = set()
+        self.counted_here = set()
         self._fresh = {}
 
     def take(self, jobs):
@@ -51,12 +51,13 @@ class Intake:
             month = month_of_epoch(job.end)
             seen = self._seen_month(month)
             if job.key in seen:
-                if not self._is_fresh(job.user, month) or job.key in self.recounted:
+                if not self._is_fresh(job.user, month) or job.key in self.counted_here:
                     report.add("already_counted")
                     continue
-                self.recounted.add(job.key)  # counted once under a name whose month data was purged
             else:
                 seen.add(job.key)
+            if self.user is not None:  # a targeted backfill may pass seen keys: never the same one twice
+                self.counted_here.add(job.key)
             self.batch.add(job)
 
     def _seen_month(self, month):

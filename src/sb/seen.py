@@ -54,8 +54,9 @@ class Bloom:
 class SeenMonth:
     """The identities counted for one month: persisted ones plus those added by the batch in hand."""
 
-    def __init__(self, month, fp_rate, bloom=None, exact_blob=b"", count=0):
+    def __init__(self, month, fp_rate, bloom=None, exact_blob=b"", count=0, where=None):
         self.month = month
+        self.where = where or month
         self.fp_rate = fp_rate
         self.bloom = bloom or Bloom(MIN_CAPACITY, fp_rate)
         self._exact_blob = exact_blob
@@ -66,9 +67,7 @@ class SeenMonth:
     def __contains__(self, key):
         if key not in self.bloom:
             return False
-        if self._exact is None:
-            self._exact = _decode(self._exact_blob, self.count)
-        exact = self._exact
+        exact = self._exact_keys()
         i = bisect_left(exact, key)
         return (i < len(exact) and exact[i] == key) or key in self.added
 
@@ -85,9 +84,17 @@ class SeenMonth:
             bloom.add(key)
         self.bloom = bloom
 
-    def _all_keys(self):
+    def _exact_keys(self):
         if self._exact is None:
-            self._exact = _decode(self._exact_blob, self.count)
+            try:
+                self._exact = _decode(self._exact_blob, self.count)
+            except (ValueError, zlib.error) as err:
+                raise ValueError("{}: exact record is damaged ({}); restore the file from backup".format(
+                    self.where, err))
+        return self._exact
+
+    def _all_keys(self):
+        self._exact_keys()
         return sorted(self._exact + self.added) if self.added else list(self._exact)
 
     def to_bytes(self):
@@ -109,7 +116,7 @@ class SeenMonth:
         if len(bits) != nbytes:
             raise ValueError("{}: truncated Bloom filter".format(where))
         bloom = Bloom(header["capacity"], header["fp_rate"], bits, header["k"], header["m"])
-        return cls(month, fp_rate, bloom, data[start + nbytes:], header["n"])
+        return cls(month, fp_rate, bloom, data[start + nbytes:], header["n"], where)
 
 
 def _encode(keys):

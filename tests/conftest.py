@@ -1,0 +1,122 @@
+"""Shared fixtures: a sandbox with the fake sacct, a scratch root, and helpers to run the CLI and read results."""
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import fake_sacct  # noqa: E402
+import oracle  # noqa: E402
+from sb import cli  # noqa: E402
+
+GOLDEN = os.path.join(REPO, "fixtures", "golden")
+ASOF = re.compile(rb'"asof": ?"[^"]*"')
+
+
+class Sandbox:
+    """A scratch shared root plus a fake sacct serving .db files, driven through the real CLI."""
+
+    def __init__(self, tmp_path, monkeypatch):
+        self.tmp = tmp_path
+        self.root = str(tmp_path / "root")
+        self.db_dir = str(tmp_path / "db")
+        self.log = str(tmp_path / "sacct.log")
+        os.makedirs(self.db_dir)
+        self.sacct = fake_sacct.install_fake_sacct(str(tmp_path / "bin"), self.db_dir)
+        self.monkeypatch = monkeypatch
+        monkeypatch.setenv("FAKE_SACCT_DB_DIR", self.db_dir)
+        monkeypatch.setenv("FAKE_SACCT_LOG", self.log)
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no stray ~/.slurm_scoreboard config
+        for name in [k for k in os.environ if k.startswith("SLURM_SB_")]:
+            monkeypatch.delenv(name)
+
+    def use_db(self, source, cluster="hammer"):
+        shutil.copy(source, os.path.join(self.db_dir, cluster + ".db"))
+
+    def write_db(self, text, cluster="hammer"):
+        with open(os.path.join(self.db_dir, cluster + ".db"), "w") as handle:
+            handle.write(text)
+
+    def run(self, *args, cluster="hammer", now=None, options=("rate_limit_per_min=0",)):
+        command, rest = args[0], list(args[1:])
+        argv = [command, "--root", self.root, "--cluster", cluster, "-o", "sacct=" + self.sacct]
+        for option in options:
+            argv += ["-o", option]
+        if now:
+            argv += ["--now", now]
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(argv + rest, out=out, err=err)
+        return code, out.getvalue(), err.getvalue()
+
+    def sacct_calls(self, queries_only=True):
+        if not os.path.exists(self.log):
+            return []
+        calls = [json.loads(line) for line in open(self.log)]
+        return [c for c in calls if not queries_only or "--helpformat" not in c["argv"]]
+
+    def cluster_dir(self, cluster="hammer"):
+        return os.path.join(self.root, "clusters", cluster)
+
+    def files(self, sub="agg", cluster="hammer", mask_asof=True):
+        """{relative path: bytes} of every file under clusters/<c>/<sub>."""
+        base = os.path.join(self.cluster_dir(cluster), sub)
+        found = {}
+        for folder, _, names in os.walk(base):
+            for name in names:
+                path = os.path.join(folder, name)
+                data = open(path, "rb").read()
+                found[os.path.relpath(path, base)] = ASOF.sub(b'"asof":"*"', data) if mask_asof else data
+        return found
+
+    def monthly(self, cluster="hammer"):
+        """{month: {user: metrics}} from the rollup files."""
+        folder = os.path.join(self.cluster_dir(cluster), "agg", "rollups", "monthly")
+        result = {}
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".json") and not name.startswith("."):
+                doc = json.load(open(os.path.join(folder, name)))
+                result[doc["month"]] = {row["username"]: {k: v for k, v in row.items() if k != "username"}
+                                        for row in doc["users"]}
+        return {m: u for m, u in result.items() if u}
+
+    def alltime(self, cluster="hammer"):
+        folder = os.path.join(self.cluster_dir(cluster), "agg", "users")
+        result = {}
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            doc = json.load(open(os.path.join(folder, name)))
+            entry = doc["clusters"][cluster]
+            result[doc["username"]] = dict(entry["counts"], **entry["totals"])
+        return result
+
+    def board(self, window="alltime", cluster="hammer"):
+        name = {"alltime": "alltime", "30d": "rolling-30d", "365d": "rolling-365d"}[window]
+        return json.load(open(os.path.join(self.cluster_dir(cluster), "agg", "leaderboards", name + ".json")))
+
+    def cursor(self, cluster="hammer"):
+        return json.load(open(os.path.join(self.cluster_dir(cluster), "state", "poll_cursor.json")))
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    return Sandbox(tmp_path, monkeypatch)
+
+
+def assert_same_totals(got, expected):
+    """Nested {key: {metric: number}} equality, floats to 1e-9 relative."""
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        assert sorted(got[key]) == sorted(expected[key]), key
+        for metric, value in expected[key].items():
+            assert got[key][metric] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, metric)
+
+
+def oracle_monthly(db_path, **kwargs):
+    return oracle.nest_monthly(oracle.monthly_totals(oracle.load_rows(db_path), **kwargs))

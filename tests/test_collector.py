@@ -1,0 +1,316 @@
+"""The collector end to end against a fake sacct: exact totals, idempotency, failures, politeness, opt-out."""
+import json
+import os
+
+import pytest
+
+from conftest import GOLDEN, assert_same_totals, oracle_monthly
+import oracle
+from sb import config
+from sb.collector import Collector
+from sb.store import ClusterLock, ClusterPaths
+
+GOLDEN_DB = os.path.join(GOLDEN, "hammer.db")
+EXPECTED = json.load(open(os.path.join(GOLDEN, "hammer.expected.json")))
+NOW = "2024-04-10T12:00:00"
+START = "backfill_start=2024-01"
+
+
+def backfill(sandbox, *extra, now=NOW, options=("rate_limit_per_min=0", START)):
+    return sandbox.run("backfill", *extra, now=now, options=options)
+
+
+def test_backfill_reproduces_the_hand_computed_golden_totals(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    code, out, err = backfill(sandbox)
+    assert code == 0, err
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+    assert_same_totals(sandbox.alltime(), EXPECTED["alltime"])
+    assert "1 malformed line(s)" in err and "problems.log" in err          # bad/user reported, not dropped
+    assert "User 'bad/user'" in open(os.path.join(sandbox.cluster_dir(), "state", "problems.log")).read()
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "agg", "users", "bad"))
+    cursor = sandbox.cursor()
+    assert cursor["coldstart_done"] and cursor["last_complete_month"] == "2024-03"
+
+
+def test_the_sacct_calls_are_polite_and_exact(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    calls = sandbox.sacct_calls()
+    first = calls[0]["argv"]
+    assert calls[0]["env_tz"] == "UTC" and calls[0]["env_fmt"] == "%s"
+    for flag in ("-a", "-D", "-P", "-n", "--noconvert", "--delimiter=#|#", "-M", "hammer"):
+        assert flag in first
+    assert first[first.index("-S") + 1] == "2024-01-01T00:00:00"
+    assert first[first.index("-E") + 1] == "2024-01-31T23:59:59"
+    assert first[first.index("-s") + 1] == "CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ"
+    fields = first[first.index("-o") + 1].split(",")
+    assert "JobName" not in fields and "TRESUsageInMax" in fields
+    months = [c["argv"][c["argv"].index("-S") + 1][:7] for c in calls]
+    assert months[:3] == ["2024-01", "2024-02", "2024-03"] and len(calls) == 4   # 3 months + catch-up
+
+
+def test_poll_ticks_reach_exactly_what_backfill_reaches(sandbox, tmp_path):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    reference = sandbox.files()
+    sandbox.root = str(tmp_path / "root2")
+    for _ in range(4):
+        code, _, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+        assert code == 0, err
+    assert sandbox.cursor()["coldstart_done"]
+    assert sandbox.files() == reference
+
+
+def test_rerunning_changes_no_file_under_agg_except_asof(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    before = sandbox.files(mask_asof=False)
+    sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+    backfill(sandbox, "--since", "2024-01")
+    after = sandbox.files(mask_asof=False)
+    assert sorted(after) == sorted(before)
+    changed = [path for path in before if before[path] != after[path]]
+    assert all(path.startswith("leaderboards/") for path in changed)    # only their asof moved
+    assert sandbox.files() == {path: mask for path, mask in sandbox.files().items() if path in before}
+
+
+def test_rebuild_from_rollups_gives_the_same_bytes(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    before = sandbox.files()
+    for sub in ("users", "leaderboards"):
+        folder = os.path.join(sandbox.cluster_dir(), "agg", sub)
+        for name in os.listdir(folder):
+            os.unlink(os.path.join(folder, name))
+    code, out, err = sandbox.run("rebuild", now=NOW)
+    assert code == 0, err
+    assert sandbox.files() == before
+
+
+@pytest.mark.parametrize("window, first, last", [("30d", "2024-02-11", "2024-03-11"),
+                                                 ("365d", "2023-03-13", "2024-03-11")])
+def test_rolling_windows_are_exact_to_the_utc_day(sandbox, window, first, last):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox, now="2024-03-11T08:00:00", options=("rate_limit_per_min=0", START, "min_jobs=1"))
+    expected = oracle.window_totals(oracle.load_rows(GOLDEN_DB), first, last)
+    board = sandbox.board(window)
+    for metric, rows in board["boards"].items():
+        ranks = oracle.ranks(expected, metric, min_jobs=1)
+        assert [(r["rank"], r["user"]) for r in rows] == [(n, u) for n, u, _ in ranks], metric
+        assert [r["value"] for r in rows] == pytest.approx([v for _, _, v in ranks])
+
+
+@pytest.mark.parametrize("min_jobs", [1, 3])
+def test_alltime_board_ranks_every_metric_like_the_oracle(sandbox, min_jobs):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox, options=("rate_limit_per_min=0", START, "min_jobs={}".format(min_jobs)))
+    board = sandbox.board("alltime")
+    assert (board["window"], board["cluster"], board["min_jobs"]) == ("alltime", "hammer", min_jobs)
+    totals = oracle.alltime_totals(oracle.load_rows(GOLDEN_DB))
+    assert sorted(board["boards"]) == sorted(oracle.METRICS)
+    for metric, rows in board["boards"].items():
+        expected = oracle.ranks(totals, metric, min_jobs=min_jobs)
+        assert [(r["rank"], r["user"]) for r in rows] == [(n, u) for n, u, _ in expected]
+
+
+HEADER = "JobID|JobIDRaw|User|Account|Partition|State|ElapsedRaw|AllocCPUS|NNodes|ReqMem|ReqTRES|AllocTRES|" \
+         "MaxRSS|AveRSS|TotalCPU|Submit|Start|End|TRESUsageInMax|TRESUsageInAve|JobName"
+T0 = 1712750400  # 2024-04-10T12:00:00Z
+
+
+def job_line(jid, user, state, start, end, elapsed, cpus=1, submit=None):
+    submit = T0 - 7200 if submit is None else submit
+    return "|".join([jid, jid, user, "a", "p", state, str(elapsed), str(cpus), "1", "1G", "", "cpu=%d" % cpus,
+                     "", "", "", str(submit), str(start), str(end), "", "", "x"])
+
+
+def iso(epoch):
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+
+
+def test_a_running_job_counts_once_after_it_ends(sandbox):
+    running = job_line("500", "erin", "RUNNING", T0 - 3600, "Unknown", 0, cpus=2)
+    sandbox.write_db("\n".join([HEADER, running]) + "\n")
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-04")
+    assert sandbox.run("poll", now=iso(T0), options=opts)[0] == 0
+    assert sandbox.monthly() == {}
+    sandbox.write_db("\n".join([HEADER, job_line("500", "erin", "COMPLETED", T0 - 3600, T0 + 600, 4200, cpus=2)]))
+    for later in (T0 + 1200, T0 + 1800, T0 + 7200):
+        assert sandbox.run("poll", now=iso(later), options=opts)[0] == 0
+    assert sandbox.monthly()["2024-04"]["erin"]["jobs"] == 1
+    assert sandbox.monthly()["2024-04"]["erin"]["clock_hours"] == pytest.approx(2 * 4200 / 3600)
+
+
+def test_a_record_reaching_slurmdbd_late_is_still_counted_once(sandbox):
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-04")
+    sandbox.write_db(HEADER + "\n")
+    assert sandbox.run("poll", now=iso(T0), options=opts)[0] == 0
+    # a job that ended an hour before that poll, whose record only now reaches the database
+    sandbox.write_db("\n".join([HEADER, job_line("501", "erin", "COMPLETED", T0 - 7200, T0 - 3600, 3600)]))
+    for later in (T0 + 3 * 3600, T0 + 6 * 3600):
+        assert sandbox.run("poll", now=iso(later), options=opts)[0] == 0
+    assert sandbox.monthly()["2024-04"]["erin"]["jobs"] == 1
+
+
+def test_sacct_down_commits_nothing_backs_off_and_catches_up_later(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    opts = ("rate_limit_per_min=2", START, "backfill_sleep_sec=0")
+    monkeypatch.setenv("FAKE_SACCT_DOWN", "1")
+    code, out, err = sandbox.run("poll", now=NOW, options=opts)
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert code == 1 and len(lines) == 1
+    assert "Connection refused" in lines[0] and "nothing was committed" in lines[0]
+    assert sandbox.monthly() == {} and sandbox.alltime() == {}
+    calls = len(sandbox.sacct_calls())
+    code, out, err = sandbox.run("poll", now="2024-04-10T12:00:30", options=opts)
+    assert code == 0 and "backing off" in err and len(sandbox.sacct_calls()) == calls   # sacct left alone
+    monkeypatch.delenv("FAKE_SACCT_DOWN")
+    backfill(sandbox, now="2024-04-10T12:05:00", options=("rate_limit_per_min=0", START))
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+
+
+@pytest.mark.parametrize("fault, value, message", [("FAKE_SACCT_FAIL_AFTER_LINES", "6", "sacct exited 1"),
+                                                   ("FAKE_SACCT_SLEEP", "5", "timed out after 1 s")])
+def test_a_call_that_dies_or_hangs_commits_nothing(sandbox, monkeypatch, fault, value, message):
+    sandbox.use_db(GOLDEN_DB)
+    monkeypatch.setenv(fault, value)
+    code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START, "sacct_timeout_sec=1"))
+    assert code == 1 and message in err
+    assert sandbox.monthly() == {} and sandbox.alltime() == {}
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "state", "poll_cursor.json"))
+
+
+def test_too_wide_windows_are_split_and_remembered(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    monkeypatch.setenv("FAKE_SACCT_MAX_RANGE_SEC", str(8 * 86400))
+    code, out, err = backfill(sandbox)
+    assert code == 0, err
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+    assert "too wide" in out
+    assert sandbox.cursor()["too_wide_sec"] <= 31 * 86400
+    widths = [c["argv"] for c in sandbox.sacct_calls()]
+    assert len(widths) > 8
+
+
+def test_a_second_poller_leaves_at_once_naming_the_holder(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    paths = ClusterPaths(sandbox.root, "hammer")
+    paths.make_dirs()
+    with ClusterLock(paths):
+        code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+    assert code == 0 and "another collector holds" in out and "pid={}".format(os.getpid()) in out
+    assert sandbox.sacct_calls() == []
+
+
+def test_rate_limit_holds_across_separate_runs(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    opts = ("rate_limit_per_min=2", START)
+    sandbox.run("poll", now=NOW, options=opts)           # cold-start month + catch-up: 2 calls
+    code, out, err = sandbox.run("poll", now="2024-04-10T12:00:10", options=opts)
+    assert code == 0 and "rate limit" in out
+    times = sorted(c["t"] for c in sandbox.sacct_calls())
+    assert all(b - a >= 60 for a, b in zip(times, times[2:]))   # never 3 calls within a minute
+
+
+def test_opted_out_users_are_stored_nowhere_and_come_back_with_a_user_backfill(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    os.makedirs(os.path.join(sandbox.root, "config"))
+    optout = os.path.join(sandbox.root, "config", "optout.txt")
+    with open(optout, "w") as handle:
+        handle.write("# people who asked\nBOB   # via ticket 42\n")
+    backfill(sandbox)
+    for folder, _, names in os.walk(sandbox.cluster_dir()):
+        for name in names:
+            assert b"bob" not in open(os.path.join(folder, name), "rb").read(), name
+    os.unlink(optout)
+    code, out, err = backfill(sandbox, "--user", "bob", "--since", "2024-01")
+    assert code == 0, err
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+
+
+def test_opting_out_after_being_counted_purges_and_opting_back_in_restores(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    os.makedirs(os.path.join(sandbox.root, "config"), exist_ok=True)
+    with open(os.path.join(sandbox.root, "config", "optout.txt"), "w") as handle:
+        handle.write("carol\n")
+    code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+    assert "removed 1 opted-out user" in out
+    assert "carol" not in sandbox.alltime() and all("carol" not in users for users in sandbox.monthly().values())
+    assert all("carol" not in [r["user"] for r in rows] for rows in sandbox.board()["boards"].values())
+    os.unlink(os.path.join(sandbox.root, "config", "optout.txt"))
+    backfill(sandbox, "--user", "carol", "--since", "2024-01")   # what discover will queue
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+    assert_same_totals(sandbox.alltime(), EXPECTED["alltime"])
+
+
+def test_home_directory_optout_file(sandbox, tmp_path):
+    sandbox.use_db(GOLDEN_DB)
+    homes = tmp_path / "homes"
+    (homes / "alice").mkdir(parents=True)
+    (homes / "alice" / ".slurm_scoreboard_optout").write_text("")
+    settings = config.load(env={}, flags={"root": sandbox.root, "cluster": "hammer", "sacct": sandbox.sacct,
+                                          "rate_limit_per_min": 0, "backfill_start": "2024-01"})
+    import calendar
+    clock = lambda: calendar.timegm((2024, 4, 10, 12, 0, 0))  # noqa: E731
+    Collector(settings, clock=clock, out=lambda t: None, err=lambda t: None,
+              home_lookup=lambda user: str(homes / user)).backfill()
+    expected = oracle_monthly(GOLDEN_DB, optout=("alice",))
+    assert_same_totals(sandbox.monthly(), expected)
+    assert "alice" not in sandbox.alltime()
+
+
+def test_count_cancelled_as_failure(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox, options=("rate_limit_per_min=0", START, "count_cancelled_as_failure=true"))
+    assert_same_totals(sandbox.monthly(), oracle_monthly(GOLDEN_DB, count_cancelled=True))
+
+
+def test_backfill_start_day_is_honoured(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox, options=("rate_limit_per_min=0", "backfill_start=2024-01-20"))
+    calls = sandbox.sacct_calls()
+    assert calls[0]["argv"][calls[0]["argv"].index("-S") + 1] == "2024-01-20T00:00:00"
+    rows = [r for r in oracle.load_rows(GOLDEN_DB) if "." in r["JobIDRaw"] or r["End"] >= "1705708800"]
+    assert_same_totals(sandbox.monthly(), oracle.nest_monthly(oracle.monthly_totals(rows)))
+
+
+def test_dry_run_prints_the_commands_and_writes_nothing(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    code, out, err = backfill(sandbox, "--dry-run")
+    assert code == 0
+    commands = [l for l in out.splitlines() if l.startswith("$ TZ=UTC SLURM_TIME_FORMAT=%s")]
+    assert len(commands) == 4 and "-S 2024-02-01T00:00:00" in commands[1]
+    assert not os.path.exists(sandbox.root) and sandbox.sacct_calls() == []
+
+
+def test_only_fields_this_sacct_knows_are_requested(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    monkeypatch.setenv("FAKE_SACCT_DROP_FIELDS", "TRESUsageInMax,TRESUsageInAve")
+    assert backfill(sandbox)[0] == 0
+    assert "TRESUsageInMax" not in sandbox.sacct_calls()[0]["argv"][-1]
+    monkeypatch.setenv("FAKE_SACCT_DROP_FIELDS", "ReqTRES")
+    code, out, err = backfill(sandbox)
+    assert code == 1 and "lacks the field(s) ReqTRES" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_user_whose_jobs_never_started_has_no_files(sandbox):
+    lines = [HEADER, job_line("600", "frank", "CANCELLED by 0", "Unknown", T0 - 60, 0),
+             job_line("601", "gina", "COMPLETED", T0 - 600, T0 - 60, 540)]
+    sandbox.write_db("\n".join(lines) + "\n")
+    sandbox.run("backfill", now=iso(T0), options=("rate_limit_per_min=0", "backfill_start=2024-04"))
+    assert sorted(sandbox.alltime()) == ["gina"]
+    assert "frank" not in json.dumps(sandbox.monthly())
+
+
+def test_a_damaged_rollup_stops_with_one_line_naming_it(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    path = os.path.join(sandbox.cluster_dir(), "agg", "users", "alice.json")
+    open(path, "w").write("{not json")
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
+        handle.write(job_line("900", "alice", "COMPLETED", T0 - 600, T0 - 60, 540) + "\n")
+    code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+    assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err and "rebuild" not in out

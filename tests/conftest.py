@@ -56,6 +56,19 @@ class Sandbox:
         code = cli.main(argv + rest, out=out, err=err)
         return code, out.getvalue(), err.getvalue()
 
+    def sacct_dump(self, start, end, cluster="hammer"):
+        """A plain `sacct -P` dump (header, '|') of the jobs that ended in [start, end], for the oracle."""
+        fields = "JobID,JobIDRaw,User,State,ElapsedRaw,AllocCPUS,NNodes,ReqMem,ReqTRES,AllocTRES,MaxRSS," \
+                 "AveRSS,Submit,Start,End,TRESUsageInMax,TRESUsageInAve"
+        env = dict(os.environ, TZ="UTC", SLURM_TIME_FORMAT="%s", FAKE_SACCT_LOG=os.devnull)
+        text = subprocess.run([self.sacct, "-a", "-D", "-P", "--noconvert", "-M", cluster, "-S", start, "-E", end,
+                               "-s", "CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ", "-o", fields], env=env, check=True,
+                              stdout=subprocess.PIPE, universal_newlines=True).stdout
+        path = os.path.join(str(self.tmp), "dump-{}.txt".format(cluster))
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
+
     def sacct_calls(self, queries_only=True):
         if not os.path.exists(self.log):
             return []

@@ -194,16 +194,23 @@ def jobs(rows, failure_states=DEFAULT, count_cancelled=False, optout=()):
         if user is None or user in optout:
             continue
 
-        elapsed_h = int(job.get("ElapsedRaw") or 0) / 3600.0
-        cpus = int(job.get("AllocCPUS") or 0)
-        gpus = count_gpus(job.get("AllocTRES", ""))
+        try:  # a job line whose numbers cannot be read counts nowhere
+            elapsed_h = int(job.get("ElapsedRaw") or 0) / 3600.0
+            cpus = int(job.get("AllocCPUS") or 0)
+            gpus = count_gpus(job.get("AllocTRES", ""))
+            req_mem = requested_mem_mb(job)
+        except ValueError:
+            continue
         max_mem = 0.0
         avg_mem = 0.0
         for step in steps:
-            max_mem = max(max_mem, step_rss_mb(step, "MaxRSS",
-                                               "TRESUsageInMax"))
-            avg_mem = max(avg_mem, step_rss_mb(step, "AveRSS",
-                                               "TRESUsageInAve"))
+            try:  # an unreadable step line adds no memory; its job still counts
+                step_max = step_rss_mb(step, "MaxRSS", "TRESUsageInMax")
+                step_avg = step_rss_mb(step, "AveRSS", "TRESUsageInAve")
+            except ValueError:
+                continue
+            max_mem = max(max_mem, step_max)
+            avg_mem = max(avg_mem, step_avg)
         state = job.get("State", "").split(" ")[0]
         end_date = utc_date(end)
         result.append({
@@ -217,7 +224,7 @@ def jobs(rows, failure_states=DEFAULT, count_cancelled=False, optout=()):
             "gpu_job": gpus > 0,
             "gpu_elapsed_h": elapsed_h if gpus > 0 else 0.0,
             "gpu_clock_h": gpus * elapsed_h,
-            "req_mem_mb": requested_mem_mb(job),
+            "req_mem_mb": req_mem,
             "avg_mem_mb": avg_mem,
             "max_mem_mb": max_mem,
             "failed": state in failing,

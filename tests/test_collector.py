@@ -314,3 +314,33 @@ def test_a_damaged_rollup_stops_with_one_line_naming_it(sandbox):
         handle.write(job_line("900", "alice", "COMPLETED", T0 - 600, T0 - 60, 540) + "\n")
     code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err and "rebuild" not in out
+
+
+def generated_db(path, seed, jobs=3000):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(GOLDEN), "..", "bench"))
+    import gen_sacct
+    with open(path, "w") as handle:
+        gen_sacct.generate(handle, jobs, seed, start="2024-01-01", days=90, users=60, cluster="hammer",
+                           malformed_rate=0.002)
+
+
+def assert_close_to_oracle(got, expected):
+    """Exact but for memory: we keep KiB, the oracle bytes (real MaxRSS is whole KiB anyway)."""
+    assert sorted(got) == sorted(expected)
+    for month in expected:
+        assert sorted(got[month]) == sorted(expected[month]), month
+        for user, metrics in expected[month].items():
+            for metric, value in metrics.items():
+                slack = 0.001 * metrics["jobs"] if metric.endswith("_mem_mb") else 1e-9 * max(1, value)
+                assert abs(got[month][user][metric] - value) <= slack, (month, user, metric)
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_generated_months_match_the_oracle_through_sacct(sandbox, tmp_path, seed):
+    db = str(tmp_path / "hammer.db")
+    generated_db(db, seed)
+    sandbox.use_db(db)
+    code, out, err = backfill(sandbox, now="2024-04-05T00:00:00")
+    assert code == 0, err
+    assert_close_to_oracle(sandbox.monthly(), oracle_monthly(sandbox.sacct_dump("2024-01-01", "2024-04-05")))

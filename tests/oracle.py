@@ -143,7 +143,7 @@ def clean_user(raw):
 
 
 def utc_date(epoch):
-    return datetime.datetime.utcfromtimestamp(int(epoch)).date()
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date()
 
 
 # --------------------------------------------------------------------------

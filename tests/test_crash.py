@@ -15,6 +15,8 @@ import pytest
 from conftest import REPO, Sandbox, oracle_monthly
 from test_collector import assert_close_to_oracle, generated_db
 
+pytestmark = pytest.mark.slow
+
 NOW = "2024-04-05T00:00:00"
 
 

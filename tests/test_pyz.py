@@ -1,0 +1,154 @@
+"""The built slurm-sb.pyz, end to end, under every interpreter this machine has among 3.6/3.9/3.11/3.13,
+and with a HOME that is read-only or full (shiv must still find somewhere to unpack, or say what to set)."""
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import GOLDEN, REPO, assert_same_totals
+import fake_sacct
+
+pytestmark = pytest.mark.slow
+EXPECTED = json.load(open(os.path.join(GOLDEN, "hammer.expected.json")))
+PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def interpreter(version):
+    found = sorted(glob.glob(os.path.join(PYENV_ROOT, "versions", version + ".*", "bin", "python3")))
+    return found[-1] if found else shutil.which("python" + version)
+
+
+@pytest.fixture(scope="session")
+def pyz(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("dist") / "slurm-sb.pyz")
+    subprocess.run([sys.executable, os.path.join(REPO, "build.py"), "--output", out], check=True,
+                   stdout=subprocess.PIPE)
+    return out
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A HOME, a TMPDIR, a fake sacct serving the golden cluster, and a shared root."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    db = tmp_path / "db"
+    db.mkdir()
+    shutil.copy(os.path.join(GOLDEN, "hammer.db"), str(db / "hammer.db"))
+    sacct = fake_sacct.install_fake_sacct(str(tmp_path / "bin"), str(db))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_SB_", "SHIV_", "PYTHON"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), FAKE_SACCT_DB_DIR=str(db))
+    return {"home": str(home), "tmp": str(tmp), "root": str(tmp_path / "root"), "sacct": sacct, "env": env}
+
+
+def collector_args(world, command):
+    return [command, "--root", world["root"], "--cluster", "hammer", "--now", "2024-04-10T12:00:00",
+            "-o", "sacct=" + world["sacct"], "-o", "rate_limit_per_min=0", "-o", "backfill_start=2024-01"]
+
+
+def run(python, pyz, args, env):
+    return subprocess.run([python, pyz] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+
+
+def monthly(root):
+    folder = os.path.join(root, "clusters", "hammer", "agg", "rollups", "monthly")
+    result = {}
+    for name in sorted(os.listdir(folder)):
+        doc = json.load(open(os.path.join(folder, name)))
+        result[doc["month"]] = {r["username"]: {k: v for k, v in r.items() if k != "username"} for r in doc["users"]}
+    return result
+
+
+def agg_bytes(root):
+    base = os.path.join(root, "clusters", "hammer", "agg")
+    return {os.path.relpath(os.path.join(d, n), base): open(os.path.join(d, n), "rb").read()
+            for d, _, names in os.walk(base) for n in names if "leaderboards" not in d}
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.9", "3.11", "3.13"])
+def test_pyz_runs_the_collector_end_to_end(pyz, world, version):
+    python = interpreter(version)
+    if not python:
+        pytest.skip("Python {} is not installed on this machine: not tested here".format(version))
+    env = world["env"]
+    done = run(python, pyz, ["--version"], env)
+    assert done.returncode == 0 and "Python {}.".format(version) in done.stdout, done.stderr
+    done = run(python, pyz, collector_args(world, "backfill"), env)
+    assert done.returncode == 0, done.stderr
+    assert_same_totals(monthly(world["root"]), EXPECTED["monthly"])
+    first = agg_bytes(world["root"])
+    for command in ("poll", "rebuild"):
+        done = run(python, pyz, collector_args(world, command), env)
+        assert done.returncode == 0, done.stderr
+    assert agg_bytes(world["root"]).keys() == first.keys()
+    done = run(python, pyz, ["demo"], env)
+    assert done.returncode == 0 and "SLURM Scoreboard demo" in done.stdout and "u00" in done.stdout, done.stderr
+    assert glob.glob(os.path.join(world["home"], ".shiv", "slurm-sb.pyz_*", "site-packages", "sb"))
+
+
+def in_namespace(world, mounts, command):
+    """Run `command` (argv) in a private mount namespace after the given shell mount commands."""
+    script = "set -e; {}; exec {}".format("; ".join(mounts), " ".join(shlex.quote(a) for a in command))
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], env=world["env"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+
+
+def namespaces_work():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], stderr=subprocess.DEVNULL)
+    return probe.returncode == 0
+
+
+needs_mounts = pytest.mark.skipif(not namespaces_work(), reason="needs root and mount namespaces (unshare -m) "
+                                                                 "to make HOME read-only or full for real")
+
+
+@needs_mounts
+def test_read_only_home_falls_back_to_a_private_tmp_cache(pyz, world):
+    home = world["home"]
+    done = in_namespace(world, ["mount -t tmpfs -o ro,size=1m tmpfs {}".format(home)],
+                        [sys.executable, pyz] + collector_args(world, "backfill"))
+    assert done.returncode == 0, done.stderr
+    assert_same_totals(monthly(world["root"]), EXPECTED["monthly"])
+    cache = os.path.join(world["tmp"], "slurm-sb-{}".format(os.getuid()))
+    assert glob.glob(os.path.join(cache, "slurm-sb.pyz_*", "site-packages", "sb"))
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+
+
+@needs_mounts
+def test_full_home_falls_back_and_leaves_no_half_unpacked_files(pyz, world):
+    home = world["home"]
+    fill = "mount -t tmpfs -o size=256k tmpfs {0}; dd if=/dev/zero of={0}/filler bs=4k count=1000 2>/dev/null " \
+           "|| true; ls -A {0} > {0}.listing".format(home)
+    done = in_namespace(world, [fill, "mkdir -p {}/.shiv || true".format(home)],
+                        [sys.executable, pyz] + collector_args(world, "backfill"))
+    assert done.returncode == 0, done.stderr
+    assert_same_totals(monthly(world["root"]), EXPECTED["monthly"])
+
+
+@needs_mounts
+def test_nowhere_writable_runs_from_the_zip(pyz, world):
+    shared_tmp_cache = "/tmp/slurm-sb-{}".format(os.getuid())
+    mounts = ["mount -t tmpfs -o ro tmpfs {}".format(world["home"]),
+              "mount -t tmpfs -o ro tmpfs {}".format(world["tmp"]),
+              "mkdir -p -m 700 {0}; mount -t tmpfs -o ro tmpfs {0}".format(shared_tmp_cache)]
+    done = in_namespace(world, mounts, [sys.executable, pyz] + collector_args(world, "backfill"))
+    assert done.returncode == 0, done.stderr
+    assert_same_totals(monthly(world["root"]), EXPECTED["monthly"])
+
+
+@needs_mounts
+def test_unwritable_shiv_root_says_what_to_set(pyz, world):
+    world["env"]["SHIV_ROOT"] = os.path.join(world["home"], "cache")
+    done = in_namespace(world, ["mount -t tmpfs -o ro tmpfs {}".format(world["home"])],
+                        [sys.executable, pyz, "--version"])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith("slurm-sb: cannot unpack into SHIV_ROOT") and "set SHIV_ROOT" in lines[0]

@@ -266,7 +266,7 @@ class Collector:
         self._commit(intake, None, "replay of " + os.path.basename(path), 0)
         self._purge_opted_out()
         self._write_boards()
-        self._summary()
+        self.say("{}: {} new job(s) from {}".format(self.s.cluster, intake.batch.jobs, path))
         return 0
 
     # ---- reading one window and committing it -------------------------------------------------

@@ -26,6 +26,7 @@ def _source_fixture(cluster):
 
 def demo(keep, out):
     root = keep or tempfile.mkdtemp(prefix="slurm-sb-demo-")
+    os.makedirs(root, exist_ok=True)
     try:
         for cluster in DEMO_CLUSTERS:
             path = os.path.join(root, cluster + ".db")

@@ -1,0 +1,40 @@
+"""`demo`: the bundled example clusters, merged, ranked like an independent computation of the same data."""
+import io
+import os
+
+import oracle
+from conftest import REPO
+from sb import cli
+
+DEMO = os.path.join(REPO, "fixtures", "demo")
+
+
+def expected_ranking(min_jobs=3):
+    merged = {}
+    for name in ("hammer.db", "negishi.db"):
+        for user, metrics in oracle.alltime_totals(oracle.load_rows(os.path.join(DEMO, name))).items():
+            total = merged.setdefault(user, dict.fromkeys(metrics, 0))
+            for key, value in metrics.items():
+                total[key] += value
+    return oracle.ranks(merged, "clock_hours", min_jobs=min_jobs)
+
+
+def test_demo_prints_the_merged_board_in_oracle_order(tmp_path):
+    out = io.StringIO()
+    assert cli.main(["demo", "--keep", str(tmp_path / "root")], out=out, err=io.StringIO()) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("SLURM Scoreboard demo") and lines[1].split()[:3] == ["#", "User", "CPU-h"]
+    rows = [line.split() for line in lines[3:] if line and line[0].isdigit()]
+    expected = expected_ranking()
+    assert [(int(r[0]), r[1]) for r in rows] == [(n, u) for n, u, _ in expected[:20]]
+    for row, (_, _, value) in zip(rows, expected):
+        assert float(row[2].replace(",", "")) == round(value, 1)
+    assert os.path.isdir(str(tmp_path / "root" / "clusters" / "negishi" / "agg" / "users"))
+
+
+def test_demo_leaves_no_scratch_root_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert cli.main(["demo"], out=io.StringIO(), err=io.StringIO()) == 0
+    assert os.listdir(str(tmp_path)) == []

@@ -27,6 +27,7 @@ def test_backfill_reproduces_the_hand_computed_golden_totals(sandbox):
     assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
     assert_same_totals(sandbox.alltime(), EXPECTED["alltime"])
     assert "1 malformed line(s)" in err and "problems.log" in err          # bad/user reported, not dropped
+    assert "1 unreadable line(s) skipped" in out                            # …and in the run's summary
     assert "User 'bad/user'" in open(os.path.join(sandbox.cluster_dir(), "state", "problems.log")).read()
     assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "agg", "users", "bad"))
     cursor = sandbox.cursor()

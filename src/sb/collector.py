@@ -98,7 +98,7 @@ class Collector:
         self.pacer = None
         self.layout = None
         self.cursor = None
-        self.totals = {"new": 0, "windows": 0}
+        self.totals = {"new": 0, "windows": 0, "problems": 0}
 
     # ---- entry points: each returns an exit status -------------------------------------------
 
@@ -346,6 +346,7 @@ class Collector:
         self.totals["windows"] += 1
         report = intake.report
         problems = report.get("malformed") + report.get("orphan_step")
+        self.totals["problems"] += problems
         if self.verbose or self.interactive:
             rate = " ({:,.0f} jobs/s)".format(new_jobs / seconds) if seconds > 0 and new_jobs else ""
             self.say("{}: {}: {:,} new job(s){}, {:,} already counted{}".format(
@@ -369,8 +370,10 @@ class Collector:
         cursor = self.cursor
         where = ("cold start at {}".format(cursor["next_month"]) if not cursor["coldstart_done"]
                  else "up to {}".format(iso_utc(cursor["watermark"])))
-        self.say("{}: {} new job(s) in {} window(s); data {}".format(
-            self.s.cluster, self.totals["new"], self.totals["windows"], where))
+        problems = self.totals["problems"]
+        self.say("{}: {} new job(s) in {} window(s){}; data {}".format(
+            self.s.cluster, self.totals["new"], self.totals["windows"],
+            ", {} unreadable line(s) skipped (see {})".format(problems, self.paths.log) if problems else "", where))
 
     # ---- opt-out purge ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The collector end to end against a fake sacct: exact totals, idempotency, failures, politeness, opt-out."""
 import json
 import os
+import re
 
 import pytest
 
@@ -317,13 +318,13 @@ def test_a_damaged_rollup_stops_with_one_line_naming_it(sandbox):
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err and "rebuild" not in out
 
 
-def generated_db(path, seed, jobs=3000):
+def generated_db(path, seed, jobs=3000, malformed_rate=0.002):
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(GOLDEN), "..", "bench"))
     import gen_sacct
     with open(path, "w") as handle:
         gen_sacct.generate(handle, jobs, seed, start="2024-01-01", days=90, users=60, cluster="hammer",
-                           malformed_rate=0.002)
+                           malformed_rate=malformed_rate)
 
 
 def assert_close_to_oracle(got, expected):
@@ -345,3 +346,101 @@ def test_generated_months_match_the_oracle_through_sacct(sandbox, tmp_path, seed
     code, out, err = backfill(sandbox, now="2024-04-05T00:00:00")
     assert code == 0, err
     assert_close_to_oracle(sandbox.monthly(), oracle_monthly(sandbox.sacct_dump("2024-01-01", "2024-04-05")))
+
+
+# ---- regressions from review ------------------------------------------------------------------------
+
+def poll_at(sandbox, epoch, *options):
+    return sandbox.run("poll", now=iso(epoch), options=("rate_limit_per_min=0", "backfill_start=2024-04") + options)
+
+
+def test_opting_back_in_after_a_poll_still_recounts_the_purged_jobs(sandbox):
+    old = job_line("700", "carol", "COMPLETED", T0 - 7200, T0 - 3600, 3600)
+    sandbox.write_db("\n".join([HEADER, old]) + "\n")
+    assert poll_at(sandbox, T0)[0] == 0
+    os.makedirs(os.path.join(sandbox.root, "config"), exist_ok=True)
+    optout = os.path.join(sandbox.root, "config", "optout.txt")
+    open(optout, "w").write("carol\n")
+    assert "removed 1 opted-out" in poll_at(sandbox, T0 + 600)[1]
+    os.unlink(optout)
+    new = job_line("701", "carol", "COMPLETED", T0 + 700, T0 + 1200, 500, submit=T0 + 650)
+    sandbox.write_db("\n".join([HEADER, old, new]) + "\n")
+    poll_at(sandbox, T0 + 1800)                                  # cron counts the new job first
+    assert sandbox.monthly()["2024-04"]["carol"]["jobs"] == 1
+    code, out, err = sandbox.run("backfill", "--user", "carol", "--since", "2024-04", now=iso(T0 + 2400),
+                                 options=("rate_limit_per_min=0", "backfill_start=2024-04"))
+    assert code == 0, err
+    assert sandbox.monthly()["2024-04"]["carol"]["jobs"] == 2
+    assert sandbox.alltime()["carol"]["elapsed_hours"] == pytest.approx((3600 + 500) / 3600)
+    purged = json.load(open(os.path.join(sandbox.cluster_dir(), "state", "purged.json")))
+    assert "carol" not in purged
+    code, out, err = sandbox.run("backfill", "--user", "carol", "--since", "2024-04", now=iso(T0 + 3000),
+                                 options=("rate_limit_per_min=0", "backfill_start=2024-04"))
+    assert sandbox.monthly()["2024-04"]["carol"]["jobs"] == 2      # and it stays idempotent
+
+
+def test_backfill_user_takes_exactly_one_valid_name(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    code, out, err = backfill(sandbox, "--user", "bob,carol")
+    assert code == 1 and err.count("\n") == 1 and "--user 'bob,carol': expected one username" in err
+
+
+def test_poll_alone_gets_through_a_narrow_max_query_time_range_under_the_rate_limit(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    monkeypatch.setenv("FAKE_SACCT_MAX_RANGE_SEC", str(8 * 86400))
+    epoch = T0
+    for _ in range(15):
+        code, out, err = sandbox.run("poll", now=iso(epoch), options=("rate_limit_per_min=2", START))
+        assert code == 0, err
+        epoch += 600
+    assert sandbox.cursor()["coldstart_done"]
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
+    assert len(sandbox.sacct_calls()) <= 2 * 15
+
+
+def test_nothing_before_backfill_start_is_ever_counted(sandbox):
+    lines = [HEADER, job_line("800", "erin", "COMPLETED", T0 - 11 * 86400, T0 - 10 * 86400, 60),   # 03-31
+             job_line("801", "erin", "COMPLETED", T0 - 9 * 86400, T0 - 8 * 86400, 60),              # 04-02
+             job_line("802", "erin", "COMPLETED", T0 - 5 * 86400, T0 - 4 * 86400, 60)]              # 04-06
+    sandbox.write_db("\n".join(lines) + "\n")
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-04-05")
+    assert sandbox.run("poll", now=iso(T0), options=opts)[0] == 0
+    assert sandbox.monthly() == {"2024-04": {"erin": sandbox.monthly()["2024-04"]["erin"]}}
+    assert sandbox.monthly()["2024-04"]["erin"]["jobs"] == 1
+    sandbox.run("backfill", "--user", "erin", "--since", "2024-03", now=iso(T0), options=opts)
+    assert sandbox.monthly()["2024-04"]["erin"]["jobs"] == 1 and "2024-03" not in sandbox.monthly()
+
+
+def test_unreadable_paths_give_one_line(sandbox, tmp_path):
+    code, out, err = sandbox.run("replay", str(tmp_path / "missing.txt"))
+    assert code == 1 and err.count("\n") == 1 and "missing.txt: No such file or directory" in err
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    sandbox.root = str(afile)
+    sandbox.use_db(GOLDEN_DB)
+    code, out, err = backfill(sandbox)
+    assert code == 1 and err.count("\n") == 1 and "afile" in err
+
+
+def test_an_infinite_total_is_reported_as_damage(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    path = os.path.join(sandbox.cluster_dir(), "agg", "users", "alice.json")
+    text = open(path).read()
+    damaged = re.sub(r'"elapsed_hours": [0-9.]+', '"elapsed_hours": Infinity', text)
+    assert damaged != text
+    open(path, "w").write(damaged)
+    code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
+    assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err
+
+
+def test_rebuild_purges_opted_out_users_found_only_in_rollups(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    for name in os.listdir(os.path.join(sandbox.cluster_dir(), "agg", "users")):
+        os.unlink(os.path.join(sandbox.cluster_dir(), "agg", "users", name))
+    os.makedirs(os.path.join(sandbox.root, "config"), exist_ok=True)
+    open(os.path.join(sandbox.root, "config", "optout.txt"), "w").write("dave\n")
+    assert sandbox.run("rebuild", now=NOW)[0] == 0
+    assert "dave" not in sandbox.alltime() and "dave" not in json.dumps(sandbox.monthly())
+    assert sorted(sandbox.alltime()) == ["alice", "bob", "carol"]

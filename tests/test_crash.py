@@ -5,6 +5,7 @@ each staged temp file, the journal, each rename); random kills come from outside
 """
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ class CrashRig:
     def __init__(self, tmp_path, monkeypatch):
         self.box = Sandbox(tmp_path, monkeypatch)
         db = str(tmp_path / "hammer.db")
-        generated_db(db, seed=3, jobs=600)
+        generated_db(db, seed=3, jobs=600, malformed_rate=0.03)  # enough bad lines to log in every month
         self.box.use_db(db)
         self.env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, "src"),
                                                                 os.path.join(REPO, "vendor")]))
@@ -44,6 +45,8 @@ class CrashRig:
         self.box.root = root
         found = self.box.files()
         found.update(("seen/" + k, v) for k, v in self.box.files("state/seen").items())
+        log = os.path.join(root, "clusters", "hammer", "state", "problems.log")
+        found["problems.log"] = re.sub(rb"^\S+Z ", b"", open(log, "rb").read(), flags=re.M)  # exactly once
         return found
 
 
@@ -77,6 +80,7 @@ def test_the_reference_run_matches_the_oracle(rig):
     rig.box.root = str(rig.box.tmp / "reference")
     assert_close_to_oracle(rig.box.monthly(), oracle_monthly(rig.box.sacct_dump("2024-01-01", "2024-04-05")))
     assert len([k for k in rig.reference if k.startswith("seen/")]) == 3   # Jan–Mar 2024
+    assert len(re.findall(rb"(?m)^window 2024-0[123]:", rig.reference["problems.log"])) == 3
     assert rig.points >= 200   # sanity: the run really has that many file operations to die in
 
 

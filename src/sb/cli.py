@@ -80,7 +80,14 @@ def clock_from(now_text):
 
 def run_collector(args, env, out, err):
     from sb.collector import Collector
+    from sb.parse import BadField, normalize_user
     settings = settings_from(args, env)
+    user = getattr(args, "user", None)
+    if user:
+        try:
+            user = normalize_user(user)
+        except BadField:
+            raise config.ConfigError("--user {!r}: expected one username".format(user))
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     warn = lambda text: print(text, file=err, flush=True)  # noqa: E731
     long_running = args.command == "backfill"
@@ -90,7 +97,7 @@ def run_collector(args, env, out, err):
     if args.command == "poll":
         return collector.poll()
     if args.command == "backfill":
-        return collector.backfill(args.since, args.until, args.user)
+        return collector.backfill(args.since, args.until, user)
     if args.command == "rebuild":
         return collector.rebuild()
     return collector.replay(args.file)
@@ -129,6 +136,11 @@ def main(argv=None, env=None, out=None, err=None):
     except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error
         sys.stderr = open(os.devnull, "w")
         return 0
+    except OSError as problem:  # unreadable file, read-only or full root, a file where a directory should be
+        where = problem.filename or ""
+        print("slurm-sb {}: error: {}{} — check the path and its permissions".format(
+            args.command, where + ": " if where else "", problem.strerror or problem), file=err)
+        return 1
     except KeyboardInterrupt:
         print("slurm-sb {}: interrupted; committed windows are kept, the rest is read next time".format(
             args.command), file=err)

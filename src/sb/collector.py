@@ -1,8 +1,8 @@
 """The collector's wiring: sacct windows → deduped jobs → one committed transaction each → leaderboards.
 
-Every window read from sacct is either committed whole (rollups, user totals, seen identities and the
-cursor in one Transaction) or not at all, so kill -9, a failed sacct call or a re-run never loses or
-double counts a job.
+Every piece of a window read from sacct is either committed whole (rollups, user totals, seen identities,
+the problem log and the cursor in one Transaction) or not at all, so kill -9, a failed sacct call or a
+re-run never loses or double counts a job.
 """
 import json
 import os
@@ -16,31 +16,39 @@ from sb.optout import OptOut
 from sb.pacing import Deferred, Pacer
 from sb.parse import is_valid_user
 from sb.rollup import (Batch, add_into, daily_json, merge_days, month_totals, monthly_json, parse_daily,
-                       parse_monthly, parse_user, user_json, zero)
+                       parse_monthly, parse_user, remove_user, user_json, zero)
 from sb.seen import SeenMonth
 from sb.store import Busy, ClusterLock, ClusterPaths, Transaction, atomic_write, read_bytes, recover
 from sb.timeutil import (DAY, iso_utc, month_end, month_of_epoch, month_start, next_month,
                          normalize_month, parse_when, sacct_time)
 
-FAILURE_STATES_WITH_CANCELLED = ("CANCELLED",)
 MAX_CONSECUTIVE_FAILURES = 5
+NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
+PROBLEM_LOG_LIMIT = 1 << 20
 
 
 class CollectorError(Exception):
     """A problem the user must fix (bad state file, sacct unusable); the message says what to do."""
 
 
-class Intake:
-    """The jobs of one or more sacct windows: opt-outs dropped, already counted ones skipped, the rest tallied."""
+class _Narrower(Exception):
+    """slurmdbd refused a window as too wide; the allowed width has been lowered, read again."""
 
-    def __init__(self, collector, user=None):
+
+class Intake:
+    """The jobs of one sacct window: opt-outs dropped, already counted ones skipped, the rest tallied.
+
+    With `recount` set to a user, that user's jobs are all counted, seen or not: their numbers for the
+    window replace what is stored (used for months whose data was purged at an opt-out).
+    """
+
+    def __init__(self, collector, recount=None):
         self.c = collector
-        self.user = user
+        self.recount = recount
         self.batch = Batch()
         self.seen = {}
         self.report = LineReport()
-        self.counted_here = set()
-        self._fresh = {}
+        self.recounted = set()
 
     def take(self, jobs):
         optout, report = self.c.optout, self.report
@@ -48,16 +56,19 @@ class Intake:
             if optout(job.user):
                 report.add("opted_out")
                 continue
-            month = month_of_epoch(job.end)
-            seen = self._seen_month(month)
-            if job.key in seen:
-                if not self._is_fresh(job.user, month) or job.key in self.counted_here:
+            seen = self._seen_month(month_of_epoch(job.end))
+            if job.user == self.recount:
+                if job.key in self.recounted:
                     report.add("already_counted")
                     continue
+                self.recounted.add(job.key)
+                if job.key not in seen:
+                    seen.add(job.key)
+            elif job.key in seen:
+                report.add("already_counted")
+                continue
             else:
                 seen.add(job.key)
-            if self.user is not None:  # a targeted backfill may pass seen keys: never the same one twice
-                self.counted_here.add(job.key)
             self.batch.add(job)
 
     def _seen_month(self, month):
@@ -65,15 +76,6 @@ class Intake:
         if seen is None:
             seen = self.seen[month] = self.c.load_seen(month)
         return seen
-
-    def _is_fresh(self, user, month):
-        """In a targeted user backfill: the user has nothing in this month's rollup, so none of their
-        jobs there is counted, even if seen (their data was purged at an opt-out)."""
-        if self.user is None:
-            return False
-        if month not in self._fresh:
-            self._fresh[month] = user not in self.c.load_month_users(month)
-        return self._fresh[month]
 
 
 class Collector:
@@ -89,12 +91,10 @@ class Collector:
         self.dry_run = dry_run
         self.interactive = interactive
         self.max_wait = max_wait
-        kwargs = {"home_lookup": home_lookup} if home_lookup else {}
-        self.optout = OptOut(settings.root, **kwargs)
+        self.optout = OptOut(settings.root, **({"home_lookup": home_lookup} if home_lookup else {}))
         states = tuple(settings.failure_states)
-        if settings.count_cancelled_as_failure:
-            states += FAILURE_STATES_WITH_CANCELLED
-        self.failure_states = states
+        self.failure_states = states + ("CANCELLED",) if settings.count_cancelled_as_failure else states
+        self.backfill_epoch = parse_when(_first_day(settings.backfill_start))
         self.pacer = None
         self.layout = None
         self.cursor = None
@@ -115,11 +115,9 @@ class Collector:
         return self._run(self._replay, path)
 
     def _run(self, work, *args):
-        if self.dry_run:
-            self.cursor = self._load_cursor()
-            self.pacer = Pacer(self.paths.pacing, 0, 0, self.clock, self.sleep, 0)
+        if self.dry_run:  # read what is there, touch nothing, call no sacct
             self.layout = Layout(sacct_mod.REQUIRED_FIELDS, sacct_mod.DELIMITER)
-            return work(*args)
+            return self._with_state(work, args, limit=0)
         os.umask(0o002)  # files world-readable, directories group-writable (spec §20)
         self.paths.make_dirs()
         try:
@@ -128,14 +126,17 @@ class Collector:
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))
-                self.pacer = Pacer(self.paths.pacing, self.s.rate_limit_per_min, self.s.backoff_max_sec,
-                                   self.clock, self.sleep, self.max_wait)
-                self.cursor = self._load_cursor()
-                return work(*args)
+                return self._with_state(work, args, limit=self.s.rate_limit_per_min)
         except Busy as busy:
             self.say("{}: another collector holds {} ({}); leaving it the work".format(
                 self.s.cluster, self.paths.lock, busy))
             return 0
+
+    def _with_state(self, work, args, limit):
+        self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
+                           self.max_wait)
+        self.cursor = self._load_cursor()
+        return work(*args)
 
     # ---- poll ---------------------------------------------------------------------------------
 
@@ -168,25 +169,25 @@ class Collector:
         return 1
 
     def _coldstart_month(self):
+        """Read what is left of the next cold-start month (in pieces if slurmdbd wants them narrower)."""
         month = self.cursor["next_month"]
-        start = max(month_start(month), self._backfill_epoch())
+        start = max(month_start(month), self.backfill_epoch, self.cursor.get("coldstart_pos") or 0)
 
-        def advance(cursor):
+        def advance(cursor, piece_end):
+            if piece_end < month_end(month):
+                cursor["coldstart_pos"] = piece_end + 1
+                return
             following = next_month(month)
-            cursor["last_complete_month"] = month
-            cursor["coldstart_done"] = following >= cursor["coldstart_until"]
+            cursor.update(last_complete_month=month, coldstart_pos=None,
+                          coldstart_done=following >= cursor["coldstart_until"])
             cursor["next_month"] = None if cursor["coldstart_done"] else following
 
         self._window(start, month_end(month), advance, label=month)
 
     def _catch_up(self):
-        now = int(self.clock())
-        start = max(0, self.cursor["watermark"] - self.s.late_window_sec)
-        span = self.s.max_window_days * DAY
-        while start <= now:
-            end = min(now, start + span - 1)
-            self._window(start, end, lambda cursor, end=end: cursor.update(watermark=end + 1))
-            start = end + 1
+        """Everything that ended since the watermark, re-reading late_window_sec before it."""
+        start = max(self.cursor["watermark"] - self.s.late_window_sec, self.backfill_epoch)
+        self._window(start, int(self.clock()), lambda cursor, piece_end: cursor.update(watermark=piece_end + 1))
 
     # ---- backfill -----------------------------------------------------------------------------
 
@@ -206,14 +207,16 @@ class Collector:
         return 0
 
     def _rescan(self, since, until, user):
-        """Re-read chosen months (dedupe makes it safe); with a user, only their jobs."""
+        """Re-read chosen months (dedupe makes it safe); with a user, only their jobs, recounting the
+        months where their data was purged at an opt-out."""
         now = int(self.clock())
-        first = normalize_month(since or self.s.backfill_start)
+        purged = set(self._load_purged().get(user, ())) if user else set()
+        month = max(normalize_month(since or self.s.backfill_start), month_of_epoch(self.backfill_epoch))
         last = min(normalize_month(until) if until else month_of_epoch(now), month_of_epoch(now))
-        month = first
         while month <= last:
-            end = min(month_end(month), now)
-            self._retrying(lambda m=month, e=end: self._window(month_start(m), e, None, user, label=m))
+            start, end = max(month_start(month), self.backfill_epoch), min(month_end(month), now)
+            recount = user if month in purged else None
+            self._retrying(lambda: self._window(start, end, None, user, label=month, recount=recount))
             month = next_month(month)
             if month <= last and self.pacer.enabled and not self.dry_run:
                 self.sleep(self.s.backfill_sleep_sec)
@@ -237,7 +240,8 @@ class Collector:
         """Recompute every user file from the monthly rollups, then the leaderboards."""
         self._purge_opted_out(all_homes=True)
         totals = {}
-        for month in self._months_on_disk():
+        months = self._months_on_disk()
+        for month in months:
             for user, counters in self._monthly_totals(month).items():
                 add_into(totals.setdefault(user, zero()), counters)
         now = self.clock()
@@ -249,7 +253,7 @@ class Collector:
         tx.commit()
         self._write_boards()
         self.say("{}: rebuilt {} user file(s) and the leaderboards from {} monthly rollup(s)".format(
-            self.s.cluster, len(totals), len(self._months_on_disk())))
+            self.s.cluster, len(totals), len(months)))
         return 0
 
     def _replay(self, path):
@@ -263,38 +267,52 @@ class Collector:
             intake = Intake(self)
             lines = (line for line in handle if not line.startswith("#"))
             intake.take(fold_jobs(lines, layout, intake.report, self.failure_states))
-        self._commit(intake, None, "replay of " + os.path.basename(path), 0)
+        self._commit(intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
         self._purge_opted_out()
         self._write_boards()
         self.say("{}: {} new job(s) from {}".format(self.s.cluster, intake.batch.jobs, path))
         return 0
 
-    # ---- reading one window and committing it -------------------------------------------------
+    # ---- reading windows and committing them --------------------------------------------------
 
     def _prepare_fields(self):
         if self.layout is None:
             fields = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
             self.layout = Layout(fields, sacct_mod.DELIMITER)
 
-    def _window(self, start, end, advance, user=None, label=None):
-        """Read [start, end] from sacct and commit it with the cursor change `advance`."""
-        began = time.time()
-        intake = Intake(self, user)
-        self._read(start, end, intake, user)
+    def _window(self, start, end, advance, user=None, label=None, recount=None):
+        """Read [start, end] in pieces sacct accepts. Each piece is committed with its cursor change
+        `advance(cursor, piece_end)`, except in a recount, where the pieces are committed as one."""
+        intake, began = Intake(self, recount), time.time()
+        piece_start = start
+        while piece_start <= end:
+            piece_end = min(end, piece_start + self._widest() - 1)
+            try:
+                self._read(piece_start, piece_end, intake, user)
+            except _Narrower:
+                continue  # same piece start, narrower piece
+            if not recount:
+                self._finish(intake, piece_end, advance, label or _span(piece_start, piece_end), began)
+                intake, began = Intake(self), time.time()
+            piece_start = piece_end + 1
+        if recount:
+            self._finish(intake, end, None, label or _span(start, end), began, replace=(recount, start, end))
+
+    def _widest(self):
+        """Longest window to ask for: max_window_days, or half of what slurmdbd last refused."""
+        widest = self.s.max_window_days * DAY
+        refused = self.cursor.get("too_wide_sec")
+        return min(widest, refused // 2) if refused else widest
+
+    def _finish(self, intake, piece_end, advance, label, began, replace=None):
         if advance:
-            advance(self.cursor)  # in a dry run only in memory, so a dry backfill walks every month
+            advance(self.cursor, piece_end)  # in a dry run only in memory, so a dry backfill walks every month
         if self.dry_run:
             return
         self.pacer.succeeded()
-        label = label or "{} .. {}".format(sacct_time(start), sacct_time(end))
-        self._commit(intake, self.cursor, label, time.time() - began)
+        self._commit(intake, label, time.time() - began, replace=replace)
 
     def _read(self, start, end, intake, user):
-        limit = self.cursor.get("too_wide_sec")
-        if limit and end - start >= limit:  # slurmdbd refused this width before: split up front
-            middle = start + (end - start) // 2
-            self._read(start, middle, intake, user)
-            return self._read(middle + 1, end, intake, user)
         argv = sacct_mod.command(self.s.sacct, self.s.cluster, start, end, self.layout.fields, user)
         if self.verbose or self.dry_run:
             self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
@@ -312,34 +330,67 @@ class Collector:
             with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
                 intake.take(fold_jobs(counted(lines), self.layout, intake.report, self.failure_states))
         except sacct_mod.SacctError as err:
-            if not err.too_wide or lines_read[0] or end <= start:
+            if not err.too_wide or lines_read[0]:
                 raise
-            self.cursor["too_wide_sec"] = end - start  # remembered with the next commit
-            self.say("{}: slurmdbd refused {} .. {} as too wide (MaxQueryTimeRange); splitting it".format(
-                self.s.cluster, sacct_time(start), sacct_time(end)))
-            middle = start + (end - start) // 2
-            self._read(start, middle, intake, user)
-            self._read(middle + 1, end, intake, user)
+            if end - start < NARROWEST_WINDOW:
+                raise sacct_mod.SacctError("slurmdbd refuses even a {} s window as too wide; ask the admins "
+                                           "about MaxQueryTimeRange".format(end - start + 1))
+            self.cursor["too_wide_sec"] = end - start + 1
+            atomic_write(self.paths.cursor, _cursor_json(self.cursor))  # remembered even if this run stops here
+            self.say("{}: slurmdbd refused {} as too wide (MaxQueryTimeRange); reading {} s at a time".format(
+                self.s.cluster, _span(start, end), self._widest()))
+            raise _Narrower()
 
-    def _commit(self, intake, cursor, label, seconds):
-        """One transaction: daily + monthly rollups, user totals, seen identities, cursor."""
+    def _commit(self, intake, label, seconds, replace=None, with_cursor=True):
+        """One transaction: daily + monthly rollups, user totals, seen identities, problem log, cursor.
+
+        `replace=(user, start, end)`: the batch holds a full recount of that user's jobs ending in
+        [start, end], which replaces what is stored for them on those days.
+        """
         now = self.clock()
         batch, tx = intake.batch, Transaction(self.paths)
-        for month in sorted(batch.months):
-            daily = merge_days(self._load_daily(month), batch.months[month])
+        deltas = batch.user_totals()
+        months = set(batch.months)
+        if replace:
+            months.add(month_of_epoch(replace[1]))
+        for month in sorted(months):
+            daily = self._load_daily(month)
+            if replace and month == month_of_epoch(replace[1]):
+                removed = remove_user(daily, month, replace[0], replace[1] // DAY, replace[2] // DAY)
+                deltas[replace[0]] = add_into(deltas.get(replace[0], zero()), [-v for v in removed])
+            merge_days(daily, batch.months.get(month, {}))
             tx.write(self.paths.daily(month), daily_json(month, daily))
             tx.write(self.paths.monthly(month), monthly_json(month, month_totals(daily), now))
-        for user, delta in sorted(batch.user_totals().items()):
+        for user, delta in sorted(deltas.items()):
             counters = add_into(self._load_user(user), delta)
-            tx.write(self.paths.user(user), user_json(user, self.s.cluster, counters, now))
+            if counters[0]:
+                tx.write(self.paths.user(user), user_json(user, self.s.cluster, counters, now))
+            else:
+                tx.delete(self.paths.user(user))
         for month in sorted(intake.seen):
             if intake.seen[month].added:
                 tx.write(self.paths.seen(month), intake.seen[month].to_bytes())
-        if cursor is not None:
-            cursor["last_success"] = int(now)
-            tx.write(self.paths.cursor, _cursor_json(cursor))
+        if replace:
+            self._stage_purged(tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
+        self._stage_problems(tx, intake.report, label)
+        if with_cursor:
+            self.cursor["last_success"] = int(now)
+            tx.write(self.paths.cursor, _cursor_json(self.cursor))
         tx.commit()
         self._report(intake, label, batch.jobs, seconds)
+
+    def _stage_problems(self, tx, report, label):
+        """Append this window's unreadable lines to state/problems.log, inside the transaction."""
+        if not report.get("malformed") + report.get("orphan_step"):
+            return
+        counts = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.counts.items()))
+        lines = ["{} window {}: {}".format(iso_utc(self.clock()), label, counts)]
+        lines += ["    " + example for example in report.examples]
+        log = (read_bytes(self.paths.log) or b"") + ("\n".join(lines) + "\n").encode("utf-8")
+        if len(log) > PROBLEM_LOG_LIMIT:  # keep the newest half, from a line start
+            tail = log[-PROBLEM_LOG_LIMIT // 2:]
+            log = tail[tail.find(b"\n") + 1:]
+        tx.write(self.paths.log, log)
 
     def _report(self, intake, label, new_jobs, seconds):
         self.totals["new"] += new_jobs
@@ -353,18 +404,8 @@ class Collector:
                 self.s.cluster, label, new_jobs, rate, report.get("already_counted"),
                 ", {} problem line(s)".format(problems) if problems else ""))
         if problems:
-            self._log_problems(report, label)
             self.warn("{}: {}: {} malformed line(s) and {} orphan step line(s) skipped; details in {}".format(
                 self.s.cluster, label, report.get("malformed"), report.get("orphan_step"), self.paths.log))
-
-    def _log_problems(self, report, label):
-        counts = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.counts.items()))
-        lines = ["{} window {}: {}".format(iso_utc(self.clock()), label, counts)]
-        lines += ["    " + example for example in report.examples]
-        if os.path.exists(self.paths.log) and os.path.getsize(self.paths.log) > 1 << 20:
-            os.replace(self.paths.log, self.paths.log + ".1")
-        with open(self.paths.log, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
 
     def _summary(self):
         cursor = self.cursor
@@ -378,30 +419,49 @@ class Collector:
     # ---- opt-out purge ------------------------------------------------------------------------
 
     def _purge_opted_out(self, all_homes=False):
-        """Remove from every file the users who opted out after being counted."""
+        """Remove from every file the users who opted out after being counted, remembering which
+        months held their data (state/purged.json) so an opt-in can recount exactly those."""
         if self.dry_run:
             return
-        on_disk = self._users_on_disk()
+        months = self._months_on_disk()
         if all_homes:
-            gone = {u for u in on_disk if self.optout(u)}
+            known = set(self._users_on_disk()).union(*(self._monthly_totals(m) for m in months))
+            gone = {u for u in known if self.optout(u)}
         else:
-            gone = {u for u in on_disk if u in self.optout.listed or self.optout.cached(u)}
+            gone = {u for u in self._users_on_disk() if u in self.optout.listed or self.optout.cached(u)}
         if not gone:
             return
-        tx = Transaction(self.paths)
-        now = self.clock()
-        for month in self._months_on_disk():
+        tx, now, held = Transaction(self.paths), self.clock(), {user: set() for user in gone}
+        for month in months:
             daily = self._load_daily(month)
-            if any(user in day for day in daily.values() for user in gone):
-                for day in daily.values():
-                    for user in gone:
-                        day.pop(user, None)
+            present = {user for user in gone if any(user in day for day in daily.values())}
+            for user in present:
+                remove_user(daily, month, user)
+                held[user].add(month)
+            if present:
                 tx.write(self.paths.daily(month), daily_json(month, daily))
                 tx.write(self.paths.monthly(month), monthly_json(month, month_totals(daily), now))
         for user in gone:
             tx.delete(self.paths.user(user))
+        self._stage_purged(tx, held)
         tx.commit()
         self.say("{}: removed {} opted-out user(s) from the stored data".format(self.s.cluster, len(gone)))
+
+    def _stage_purged(self, tx, held, done=None):
+        """Add months to (or, with `done`, remove that month from) users' purged-month records."""
+        purged = self._load_purged()
+        for user, months in held.items():
+            months = set(purged.get(user, ())) | months
+            months.discard(done)
+            if months:
+                purged[user] = sorted(months)
+            else:
+                purged.pop(user, None)
+        tx.write(self.paths.purged, (json.dumps(purged, indent=1, sort_keys=True) + "\n").encode())
+
+    def _load_purged(self):
+        data = read_bytes(self.paths.purged)
+        return {} if data is None else _parse_json(data, self.paths.purged)
 
     # ---- leaderboards -------------------------------------------------------------------------
 
@@ -445,12 +505,9 @@ class Collector:
         first = normalize_month(self.s.backfill_start)
         return {"schema_version": 1, "cluster": self.s.cluster, "backfill_start": self.s.backfill_start,
                 "coldstart_until": open_month, "coldstart_done": first >= open_month,
-                "next_month": None if first >= open_month else first, "last_complete_month": None,
-                "watermark": month_start(open_month), "last_success": None}
-
-    def _backfill_epoch(self):
-        start = str(self.cursor["backfill_start"])
-        return parse_when(start if start.count("-") == 2 else start + "-01")
+                "next_month": None if first >= open_month else first, "coldstart_pos": None,
+                "last_complete_month": None, "watermark": max(month_start(open_month), self.backfill_epoch),
+                "last_success": None}
 
     def load_seen(self, month):
         data = read_bytes(self.paths.seen(month))
@@ -458,18 +515,13 @@ class Collector:
             return SeenMonth(month, self.s.bloom_fp_rate)
         try:
             return SeenMonth.from_bytes(month, data, self.s.bloom_fp_rate, self.paths.seen(month))
-        except (ValueError, KeyError) as err:
+        except (ValueError, KeyError, TypeError) as err:
             raise CollectorError("{} is damaged ({}); restore it from backup, or quarantine that month "
                                  "before re-reading it".format(self.paths.seen(month), err))
 
-    def load_month_users(self, month):
-        return set(self._monthly_totals(month))
-
     def _load_daily(self, month):
         data = read_bytes(self.paths.daily(month))
-        if data is None:
-            return {}
-        return _guard(parse_daily, data, self.paths.daily(month))
+        return {} if data is None else _guard(parse_daily, data, self.paths.daily(month))
 
     def _monthly_totals(self, month):
         data = read_bytes(self.paths.monthly(month))
@@ -478,20 +530,25 @@ class Collector:
     def _load_user(self, user):
         path = self.paths.user(user)
         data = read_bytes(path)
-        if data is None:
-            return zero()
-        return _guard(lambda d, w: parse_user(d, self.s.cluster, w), data, path)
+        return zero() if data is None else _guard(lambda d, w: parse_user(d, self.s.cluster, w), data, path)
 
     def _users_on_disk(self):
-        names = []
-        for name in _listdir(self.paths.users_dir):
-            if name.endswith(".json") and not name.startswith(".") and is_valid_user(name[:-5]):
-                names.append(name[:-5])
-        return sorted(names)
+        return sorted(name[:-5] for name in _listdir(self.paths.users_dir)
+                      if name.endswith(".json") and not name.startswith(".") and is_valid_user(name[:-5]))
 
     def _months_on_disk(self):
         return sorted(name[:-5] for name in _listdir(self.paths.monthly_dir)
                       if name.endswith(".json") and not name.startswith("."))
+
+
+def _first_day(start):
+    """'2024-03' → '2024-03-01'; a full date stays."""
+    start = str(start)
+    return start if start.count("-") == 2 else start + "-01"
+
+
+def _span(start, end):
+    return "{} .. {}".format(sacct_time(start), sacct_time(end))
 
 
 def _listdir(path):
@@ -504,7 +561,7 @@ def _listdir(path):
 def _guard(parse, data, path):
     try:
         return parse(data, path)
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise CollectorError("{} is damaged ({}); restore it from backup".format(path, err))
 
 

@@ -43,11 +43,6 @@ class LineReport:
     def get(self, reason):
         return self.counts.get(reason, 0)
 
-    def merge(self, other):
-        for reason, count in other.counts.items():
-            self.counts[reason] = self.counts.get(reason, 0) + count
-        room = EXAMPLES_KEPT - len(self.examples)
-        self.examples.extend(other.examples[:max(room, 0)])
 
 
 class Layout:

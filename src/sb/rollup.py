@@ -5,8 +5,9 @@ tick by tick and one rebuilt from scratch are the same numbers, to the byte. Hou
 only when writing files.
 """
 import json
+import math
 
-from sb.timeutil import day_label, day_month, iso_utc
+from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start
 
 # Counter columns (integers) and the spec metric each one becomes when divided by its scale.
 COLUMNS = ("jobs", "gpu_jobs", "failed_jobs", "elapsed_s", "cpu_s", "gpu_elapsed_s", "gpu_s",
@@ -46,7 +47,7 @@ def from_metrics(metrics, where):
     counters = []
     for name, scale in zip(METRICS, SCALES):
         value = metrics.get(name, 0)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
             raise ValueError("{}: {} is {!r}, expected a non-negative number".format(where, name, value))
         counters.append(int(round(value * scale)))
     if to_metrics(counters) != {name: metrics.get(name, 0) for name in METRICS}:
@@ -71,9 +72,6 @@ class Batch:
         add_into(total, job_counters(job))
         self.jobs += 1
 
-    def users(self):
-        return sorted({user for days in self.months.values() for users in days.values() for user in users})
-
     def user_totals(self):
         """{user: counters} summed over the whole batch."""
         totals = {}
@@ -93,6 +91,19 @@ def merge_days(daily, batch_days):
         for user, counters in users.items():
             add_into(target.setdefault(user, zero()), counters)
     return daily
+
+
+def remove_user(daily, month, user, first_day=None, last_day=None):
+    """Drop a user's entries from a month's daily mapping (only days first_day..last_day if given);
+    return the counters removed. Days left empty are dropped."""
+    removed, base = zero(), month_start(month) // DAY - 1
+    for label in list(daily):
+        day = base + int(label)
+        if user in daily[label] and (first_day is None or first_day <= day <= last_day):
+            add_into(removed, daily[label].pop(user))
+            if not daily[label]:
+                del daily[label]
+    return removed
 
 
 def month_totals(daily):

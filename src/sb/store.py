@@ -17,6 +17,7 @@ JOURNAL = "journal.json"
 TMP_MARK = ".tmp-"
 _crash_points_passed = [0]
 _temp_serial = itertools.count(1)
+_HOST = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname().split(".")[0]) or "host"
 
 
 class ClusterPaths:
@@ -38,6 +39,7 @@ class ClusterPaths:
         self.journal = os.path.join(self.state, JOURNAL)
         self.pacing = os.path.join(self.state, "pacing.json")
         self.log = os.path.join(self.state, "problems.log")
+        self.purged = os.path.join(self.state, "purged.json")
 
     def dirs(self):
         return (self.state, self.seen_dir, self.users_dir, self.monthly_dir, self.daily_dir, self.boards_dir)
@@ -83,8 +85,8 @@ def read_bytes(path):
 
 
 def _temp_name(path):
-    head, tail = os.path.split(path)
-    return os.path.join(head, ".{}{}{}-{}".format(tail, TMP_MARK, os.getpid(), next(_temp_serial)))
+    head, tail = os.path.split(path)  # host in the name: pids of two login nodes sharing NFS can collide
+    return os.path.join(head, ".{}{}{}-{}-{}".format(tail, TMP_MARK, _HOST, os.getpid(), next(_temp_serial)))
 
 
 def _write_synced(path, data):
@@ -218,9 +220,11 @@ class ClusterLock:
             if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise Busy(holder)
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, "host={} pid={} since={}\n".format(
-            socket.gethostname(), os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())).encode())
+        holder = "host={} pid={} since={}\n".format(
+            socket.gethostname(), os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())).encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, holder)  # overwrite, then trim: a second poller never reads an empty holder line
+        os.ftruncate(fd, len(holder))
         self.fd = fd
         return self
 

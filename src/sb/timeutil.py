@@ -11,11 +11,6 @@ def month_of_epoch(epoch):
     return time.strftime("%Y-%m", time.gmtime(epoch))
 
 
-def day_of_epoch(epoch):
-    """UTC day number (days since 1970-01-01) of an epoch."""
-    return epoch // DAY
-
-
 def month_start(month):
     """Epoch of the first second of 'YYYY-MM'."""
     year, mon = parse_month(month)
@@ -27,22 +22,9 @@ def next_month(month):
     return "{:04d}-{:02d}".format(year + mon // 12, mon % 12 + 1)
 
 
-def prev_month(month):
-    year, mon = parse_month(month)
-    return "{:04d}-{:02d}".format(year - (mon == 1), (mon - 2) % 12 + 1)
-
-
 def month_end(month):
     """Epoch of the last second of 'YYYY-MM' (sacct's -E is inclusive)."""
     return month_start(next_month(month)) - 1
-
-
-def months_between(first, last):
-    """Every 'YYYY-MM' from first to last inclusive."""
-    month = first
-    while month <= last:
-        yield month
-        month = next_month(month)
 
 
 def parse_month(text):

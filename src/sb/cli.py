@@ -21,39 +21,57 @@ def _collector_options(parser):
     parser.add_argument("--now", help=argparse.SUPPRESS)  # replays and tests: pretend the clock reads this
 
 
+def _backfill_options(parser):
+    _collector_options(parser)
+    parser.add_argument("--since", metavar="YYYY-MM", help="re-read from this month")
+    parser.add_argument("--until", metavar="YYYY-MM", help="re-read up to this month (default: now)")
+    parser.add_argument("--user", help="only this user's jobs (e.g. one who opted back in)")
+
+
+def _replay_options(parser):
+    _collector_options(parser)
+    parser.add_argument("file", help="the saved sacct output")
+
+
+def _demo_options(parser):
+    parser.add_argument("--keep", metavar="DIR", help="fill DIR instead of a temporary directory, and keep it")
+
+
+def _no_options(parser):
+    pass
+
+
+# name: (one-line help, description, options); the runner of each is in COMMANDS below.
+SUBCOMMANDS = {
+    "poll": ("one collection tick (for cron): next cold-start month, then catch up",
+             "Take the lock, read what sacct has newly finished, commit it, rebuild the leaderboards.",
+             _collector_options),
+    "backfill": ("run the cold start to the end, then catch up",
+                 "Read accounting month by month from backfill_start (resumable), or re-read chosen months; "
+                 "re-reading never double counts.", _backfill_options),
+    "rebuild": ("recompute user totals and leaderboards from the rollups",
+                "Recompute agg/users/*.json and agg/leaderboards/*.json from agg/rollups/; also applies "
+                "opt-outs found in home directories.", _collector_options),
+    "replay": ("count a saved `sacct -P` dump (header line first)",
+               "Count the jobs of a file saved with `sacct -a -D -P --noconvert -o ...` (with its header line); "
+               "already counted jobs are skipped.", _replay_options),
+    "demo": ("fill a scratch root from bundled example data and print the board",
+             "Replays the bundled example clusters into a temporary root and prints the all-time board merged "
+             "across them.", _demo_options),
+    "discover": ("find users and queue backfills for new ones (not yet)", NOT_YET, _no_options),
+    "tui": ("the interactive scoreboard (not yet)", NOT_YET, _no_options),
+    "doctor": ("check sacct access and the shared root (not yet)", NOT_YET, _no_options),
+}
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="slurm-sb", description="SLURM Scoreboard: per-user SLURM usage high scores across clusters.")
     parser.add_argument("--version", action="version",
                         version="slurm-sb {} (Python {})".format(__version__, PY_VERSION))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    poll = commands.add_parser("poll", help="one collection tick (for cron): next cold-start month, then catch up",
-                               description="Take the lock, read what sacct has newly finished, commit it, "
-                                           "rebuild the leaderboards.")
-    _collector_options(poll)
-    backfill = commands.add_parser("backfill", help="run the cold start to the end, then catch up",
-                                   description="Read accounting month by month from backfill_start (resumable), "
-                                               "or re-read chosen months; re-reading never double counts.")
-    _collector_options(backfill)
-    backfill.add_argument("--since", metavar="YYYY-MM", help="re-read from this month")
-    backfill.add_argument("--until", metavar="YYYY-MM", help="re-read up to this month (default: now)")
-    backfill.add_argument("--user", help="only this user's jobs (e.g. one whose data was missing)")
-    rebuild = commands.add_parser("rebuild", help="recompute user totals and leaderboards from the rollups",
-                                  description="Recompute agg/users/*.json and agg/leaderboards/*.json from "
-                                              "agg/rollups/; also applies opt-outs found in home directories.")
-    _collector_options(rebuild)
-    replay = commands.add_parser("replay", help="count a saved `sacct -P` dump (header line first)",
-                                 description="Count the jobs of a file saved with `sacct -a -D -P --noconvert "
-                                             "-o ...` (with its header line); already counted jobs are skipped.")
-    _collector_options(replay)
-    replay.add_argument("file", help="the saved sacct output")
-    demo = commands.add_parser("demo", help="fill a scratch root from bundled example data and print the board",
-                               description="Replays the bundled example clusters into a temporary root and "
-                                           "prints the all-time board merged across them.")
-    demo.add_argument("--keep", metavar="DIR", help="fill DIR instead of a temporary directory, and keep it")
-    for name, text in (("discover", "find users and queue backfills for new ones"),
-                       ("tui", "the interactive scoreboard"), ("doctor", "check sacct access and the shared root")):
-        commands.add_parser(name, help=text + " (not yet)", description=text + ": " + NOT_YET)
+    for name, (summary, description, add_options) in SUBCOMMANDS.items():
+        add_options(commands.add_parser(name, help=summary, description=description))
     return parser
 
 

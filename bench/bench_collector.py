@@ -133,8 +133,8 @@ def prepare_input(work, args, sb):
               "fake_sacct": file_sha(fake_sacct.__file__), "fields": None}
     sacct = fake_sacct.install_fake_sacct(os.path.join(work, "bin"), db_dir)
     os.environ["FAKE_SACCT_DB_DIR"] = db_dir  # for sacct.known_fields, which passes os.environ on
-    fields = sb.sacct.choose_fields(sb.sacct.known_fields(sacct))
-    assert tuple(fields) == sb.jobs.REQUIRED_FIELDS + sb.jobs.OPTIONAL_FIELDS, fields
+    fields, tres_memory = sb.sacct.choose_fields(sb.sacct.known_fields(sacct))
+    assert tuple(fields) == sb.jobs.FIELDS and not tres_memory, fields
     wanted["fields"] = list(fields)
     meta = None
     if os.path.exists(meta_path) and os.path.exists(db) and os.path.exists(text):
@@ -179,31 +179,34 @@ def bare_loop(path, delimiter):
             line.split(delimiter)
 
 
-def parse_fold(path, layout, failure_states, sb):
+def parse_fold(path, delimiter, failure_states, sb):
     report, jobs = sb.jobs.LineReport(), 0
     with open_text(path) as f:
-        for _ in sb.jobs.fold_jobs(f, layout, report, failure_states):
+        for _ in sb.jobs.fold_jobs(f, delimiter, report, failure_states):
             jobs += 1
     return jobs, report
 
 
-def hot_path(path, layout, failure_states, fp_rate, sb):
-    """collector.Intake.take for a full backfill (user=None) with nobody opted out, minus the commit."""
-    fold_jobs, month_of_epoch = sb.jobs.fold_jobs, sb.timeutil.month_of_epoch
-    SeenMonth = sb.seen.SeenMonth
-    report, batch, seen = sb.jobs.LineReport(), sb.rollup.Batch(), {}
+class _NoFiles:
+    """What collector.Intake asks of its collector, minus the files: nobody opted out, no month seen yet."""
+
+    def __init__(self, sb, fp_rate):
+        self.sb, self.fp_rate = sb, fp_rate
+
+    @staticmethod
+    def optout(user):
+        return False
+
+    def load_seen(self, month):
+        return self.sb.seen.SeenMonth(month, self.fp_rate)
+
+
+def hot_path(path, delimiter, failure_states, fp_rate, sb):
+    """The product's own collector.Intake over fold_jobs, as a full backfill runs it, minus the commit."""
+    intake = sb.collector.Intake(_NoFiles(sb, fp_rate))
     with open_text(path) as f:
-        for job in fold_jobs(f, layout, report, failure_states):
-            month = month_of_epoch(job.end)
-            seen_month = seen.get(month)
-            if seen_month is None:
-                seen_month = seen[month] = SeenMonth(month, fp_rate)
-            if job.key in seen_month:
-                report.add("already_counted")
-                continue
-            seen_month.add(job.key)
-            batch.add(job)
-    return batch, seen, report
+        intake.take(sb.jobs.fold_jobs(f, delimiter, intake.report, failure_states))
+    return intake.batch, intake.seen, intake.report
 
 
 def timed(fn, *args):
@@ -395,14 +398,15 @@ def main(argv=None):
 
 def bench(args, work):
     import types
+    import sb.collector
     import sb.config
     import sb.jobs
     import sb.rollup
     import sb.sacct
     import sb.seen
     import sb.timeutil
-    sb_mods = types.SimpleNamespace(jobs=sb.jobs, rollup=sb.rollup, sacct=sb.sacct, seen=sb.seen,
-                                    timeutil=sb.timeutil)
+    sb_mods = types.SimpleNamespace(collector=sb.collector, jobs=sb.jobs, rollup=sb.rollup, sacct=sb.sacct,
+                                    seen=sb.seen, timeutil=sb.timeutil)
     fp_rate = sb.config.KEYS["bloom_fp_rate"][0]
     failure_states = sb.jobs.DEFAULT_FAILURE_STATES
     started = time.perf_counter()
@@ -423,7 +427,7 @@ def bench(args, work):
     print("runs:    {} (median, min, max); in-process figures read {}".format(args.runs, os.path.basename(text)))
     sys.stdout.flush()
 
-    layout = sb.jobs.Layout(fields, sb.sacct.DELIMITER)
+    layout = sb.sacct.DELIMITER
     lines = meta["lines"]
     t_bare, t_fold, t_hot = [], [], []
     jobs_folded = counted = None

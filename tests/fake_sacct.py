@@ -326,6 +326,8 @@ def stream_db(path, cluster, fields, opts, lo, hi, states, users, delim,
             virtual.append(b"")
             return nf + len(virtual) - 1
 
+        rss_from_tres = [(col[a], col[b]) for a, b in (("maxrss", "tresusageinmax"), ("averss", "tresusageinave"))
+                         if a in col and b in col]
         i_raw = need("jobidraw")
         i_state = need("state")
         i_user = need("user")
@@ -374,12 +376,25 @@ def stream_db(path, cluster, fields, opts, lo, hi, states, users, delim,
                                 and (e is None or e >= lo))
                 if not selected:
                     continue
+            # real sacct prints MaxRSS/AveRSS from the step's TRES usage: a row whose MaxRSS column is
+            # empty in the DB but whose TRESUsageInMax has mem= prints that value (bytes, --noconvert)
+            for i_rss, i_tres in rss_from_tres:
+                if not v[i_rss]:
+                    v[i_rss] = tres_mem(v[i_tres])
             out = [v[k] for k in idx]
             for pos in conv:
                 out[pos] = to_iso(out[pos])
             yield join(out) + tail
     finally:
         f.close()
+
+
+def tres_mem(tres):
+    """The mem= count of a TRES usage string (bytes), or b""."""
+    for token in tres.split(b","):
+        if token.startswith(b"mem="):
+            return token[4:]
+    return b""
 
 
 def run_query(opts):

@@ -47,7 +47,8 @@ def test_the_sacct_calls_are_polite_and_exact(sandbox):
     assert first[first.index("-E") + 1] == "2024-01-31T23:59:59"
     assert first[first.index("-s") + 1] == "CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ"
     fields = first[first.index("-o") + 1].split(",")
-    assert "JobName" not in fields and "TRESUsageInMax" in fields
+    assert fields == ["JobIDRaw", "MaxRSS", "AveRSS", "User", "State", "ElapsedRaw", "AllocCPUS", "NNodes",
+                      "ReqMem", "ReqTRES", "AllocTRES", "Submit", "Start", "End"]   # no free text, no TRES bulk
     months = [c["argv"][c["argv"].index("-S") + 1][:7] for c in calls]
     assert months[:3] == ["2024-01", "2024-02", "2024-03"] and len(calls) == 4   # 3 months + catch-up
 
@@ -290,9 +291,11 @@ def test_dry_run_prints_the_commands_and_writes_nothing(sandbox):
 
 def test_only_fields_this_sacct_knows_are_requested(sandbox, monkeypatch):
     sandbox.use_db(GOLDEN_DB)
-    monkeypatch.setenv("FAKE_SACCT_DROP_FIELDS", "TRESUsageInMax,TRESUsageInAve")
+    monkeypatch.setenv("FAKE_SACCT_DROP_FIELDS", "MaxRSS,AveRSS")     # memory then comes from TRES usage
     assert backfill(sandbox)[0] == 0
-    assert "TRESUsageInMax" not in sandbox.sacct_calls()[0]["argv"][-1]
+    fields = sandbox.sacct_calls()[0]["argv"][-1].split(",")
+    assert fields[1:3] == ["TRESUsageInMax", "TRESUsageInAve"] and "MaxRSS" not in fields
+    assert_same_totals(sandbox.monthly(), EXPECTED["monthly"])
     monkeypatch.setenv("FAKE_SACCT_DROP_FIELDS", "ReqTRES")
     code, out, err = backfill(sandbox)
     assert code == 1 and "lacks the field(s) ReqTRES" in err and len(err.strip().splitlines()) == 1

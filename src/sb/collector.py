@@ -10,11 +10,11 @@ import shlex
 import time
 
 from sb import sacct as sacct_mod
-from sb.jobs import Layout, LineReport, fold_jobs
+from sb.jobs import FIELDS, MEMORY_FALLBACK, LineReport, fold_jobs
 from sb.leaderboard import WINDOWS, board_json, rank
 from sb.optout import OptOut
 from sb.pacing import Deferred, Pacer
-from sb.parse import is_valid_user
+from sb.parse import is_valid_user, tres_value
 from sb.rollup import (Batch, add_into, daily_json, merge_days, month_totals, monthly_json, parse_daily,
                        parse_monthly, parse_user, remove_user, user_json, zero)
 from sb.seen import SeenMonth
@@ -51,12 +51,15 @@ class Intake:
         self.recounted = set()
 
     def take(self, jobs):
-        optout, report = self.c.optout, self.report
+        optout, report, months = self.c.optout, self.report, {}
         for job in jobs:
             if optout(job.user):
                 report.add("opted_out")
                 continue
-            seen = self._seen_month(month_of_epoch(job.end))
+            day = job.end // DAY
+            seen = months.get(day)
+            if seen is None:
+                seen = months[day] = self._seen_month(month_of_epoch(job.end))
             if job.user == self.recount:
                 if job.key in self.recounted:
                     report.add("already_counted")
@@ -96,7 +99,7 @@ class Collector:
         self.failure_states = states + ("CANCELLED",) if settings.count_cancelled_as_failure else states
         self.backfill_epoch = parse_when(_first_day(settings.backfill_start))
         self.pacer = None
-        self.layout = None
+        self.fields, self.tres_memory = None, False
         self.cursor = None
         self.totals = {"new": 0, "windows": 0, "problems": 0}
 
@@ -116,7 +119,7 @@ class Collector:
 
     def _run(self, work, *args):
         if self.dry_run:  # read what is there, touch nothing, call no sacct
-            self.layout = Layout(sacct_mod.REQUIRED_FIELDS, sacct_mod.DELIMITER)
+            self.fields = FIELDS
             return self._with_state(work, args, limit=0)
         os.umask(0o002)  # files world-readable, directories group-writable (spec §20)
         self.paths.make_dirs()
@@ -260,13 +263,13 @@ class Collector:
         """Count a saved `sacct -P` dump (header line first, '|' between fields), e.g. made elsewhere."""
         with open(path, encoding="utf-8", errors="replace") as handle:
             header = handle.readline().rstrip("\r\n").split("|")
-            try:
-                layout = Layout(header, "|")
-            except ValueError as err:
-                raise CollectorError("{}: header line {}; expected sacct -P output with a header".format(path, err))
+            missing = [f for f in FIELDS if f not in header]
+            if missing:
+                raise CollectorError("{}: the header line lacks {}; expected `sacct -P` output with a header "
+                                     "line".format(path, ", ".join(missing)))
             intake = Intake(self)
-            lines = (line for line in handle if not line.startswith("#"))
-            intake.take(fold_jobs(lines, layout, intake.report, self.failure_states))
+            lines = _canonical(handle, header, sacct_mod.DELIMITER)
+            intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states))
         self._commit(intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
         self._purge_opted_out()
         self._write_boards()
@@ -276,9 +279,8 @@ class Collector:
     # ---- reading windows and committing them --------------------------------------------------
 
     def _prepare_fields(self):
-        if self.layout is None:
-            fields = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
-            self.layout = Layout(fields, sacct_mod.DELIMITER)
+        if self.fields is None:
+            self.fields, self.tres_memory = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
 
     def _window(self, start, end, advance, user=None, label=None, recount=None):
         """Read [start, end] in pieces sacct accepts. Each piece is committed with its cursor change
@@ -313,24 +315,19 @@ class Collector:
         self._commit(intake, label, time.time() - began, replace=replace)
 
     def _read(self, start, end, intake, user):
-        argv = sacct_mod.command(self.s.sacct, self.s.cluster, start, end, self.layout.fields, user)
+        argv = sacct_mod.command(self.s.sacct, self.s.cluster, start, end, self.fields, user)
         if self.verbose or self.dry_run:
             self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
         if self.dry_run:
             return
         self.pacer.before_call()
-        lines_read = [0]
-
-        def counted(lines):
-            for line in lines:
-                lines_read[0] += 1
-                yield line
-
+        outcomes = intake.batch.jobs + intake.report.total()
         try:
             with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
-                intake.take(fold_jobs(counted(lines), self.layout, intake.report, self.failure_states))
+                intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states,
+                                      self.tres_memory))
         except sacct_mod.SacctError as err:
-            if not err.too_wide or lines_read[0]:
+            if not err.too_wide or intake.batch.jobs + intake.report.total() != outcomes:
                 raise
             if end - start < NARROWEST_WINDOW:
                 raise sacct_mod.SacctError("slurmdbd refuses even a {} s window as too wide; ask the admins "
@@ -368,8 +365,9 @@ class Collector:
             else:
                 tx.delete(self.paths.user(user))
         for month in sorted(intake.seen):
-            if intake.seen[month].added:
-                tx.write(self.paths.seen(month), intake.seen[month].to_bytes())
+            if intake.seen[month].added:  # closed: no job can still arrive for it (late_window has passed)
+                closed = month_end(month) + self.s.late_window_sec < now
+                tx.write(self.paths.seen(month), intake.seen[month].to_bytes(closed))
         if replace:
             self._stage_purged(tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
         self._stage_problems(tx, intake.report, label)
@@ -539,6 +537,26 @@ class Collector:
     def _months_on_disk(self):
         return sorted(name[:-5] for name in _listdir(self.paths.monthly_dir)
                       if name.endswith(".json") and not name.startswith("."))
+
+
+def _canonical(lines, header, delimiter):
+    """Lines of a saved dump (any field order, '|') → FIELDS order. Like sacct itself, an empty
+    MaxRSS/AveRSS is taken from the TRES usage mem= when the dump has it."""
+    index = [header.index(f) for f in FIELDS]
+    fallback = [(FIELDS.index(f), header.index(t)) for f, t in MEMORY_FALLBACK.items() if t in header]
+    width = len(header)
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        parts = line.rstrip("\r\n").split("|")
+        if len(parts) != width:
+            yield line.rstrip("\r\n").replace("|", delimiter) + "\n"  # malformed: fold reports it
+            continue
+        row = [parts[i] for i in index]
+        for position, source in fallback:
+            if not row[position]:
+                row[position] = tres_value(parts[source], "mem=") or ""
+        yield delimiter.join(row) + "\n"
 
 
 def _first_day(start):

@@ -1,15 +1,21 @@
-"""Stage 3, sacct lines → job records: split each line, fold step lines into their job, report bad lines."""
+"""Stage 3, sacct lines → job records: fold step lines into their job, report every line that cannot count.
+
+Lines come in one canonical field order, JobIDRaw and the two memory fields first, so a step line
+(the bulk of sacct's output) costs a prefix test, a delimiter count and a 4-way split.
+"""
 from typing import NamedTuple
 
-from sb.parse import (BadField, NOT_STARTED, gpu_count, normalize_user, req_mem_kib, rss_kib,
-                      state_word, tres_value, whole)
+from sb.parse import (BadField, NOT_STARTED, gpu_count, normalize_user, req_mem_kib, rss_kib, state_word,
+                      tres_value, whole)
 
-# The fields the collector asks sacct for, in order. Free-text fields (JobName, WorkDir, SubmitLine)
+# The fields the collector asks sacct for, in this order. Free-text fields (JobName, WorkDir, SubmitLine)
 # are never requested: they can hold the delimiter or newlines, and we store no job names.
-REQUIRED_FIELDS = ("JobIDRaw", "User", "State", "ElapsedRaw", "AllocCPUS", "NNodes", "ReqMem",
-                   "ReqTRES", "AllocTRES", "MaxRSS", "AveRSS", "Submit", "Start", "End")
-# Asked for only where this sacct knows them: the fallback for steps whose MaxRSS/AveRSS are empty.
-OPTIONAL_FIELDS = ("TRESUsageInMax", "TRESUsageInAve")
+FIELDS = ("JobIDRaw", "MaxRSS", "AveRSS", "User", "State", "ElapsedRaw", "AllocCPUS", "NNodes", "ReqMem",
+          "ReqTRES", "AllocTRES", "Submit", "Start", "End")
+WIDTH = len(FIELDS)
+# A sacct without MaxRSS/AveRSS (none seen since 18.08) is asked for these in their place; their mem= is
+# what MaxRSS/AveRSS are printed from anyway. Asking for them as well would double the bytes per step.
+MEMORY_FALLBACK = {"MaxRSS": "TRESUsageInMax", "AveRSS": "TRESUsageInAve"}
 DEFAULT_FAILURE_STATES = ("FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT")
 EXAMPLES_KEPT = 20
 
@@ -43,99 +49,109 @@ class LineReport:
     def get(self, reason):
         return self.counts.get(reason, 0)
 
+    def total(self):
+        return sum(self.counts.values())
 
 
-class Layout:
-    """Where each field sits in a line, for the field list actually requested."""
+def fold_jobs(lines, delimiter, report, failure_states=DEFAULT_FAILURE_STATES, tres_memory=False):
+    """Yield a Job per allocation line, after folding in the step lines that follow it.
 
-    def __init__(self, fields, delimiter):
-        self.fields = tuple(fields)
-        self.delimiter = delimiter
-        self.width = len(self.fields)
-        index = {name: i for i, name in enumerate(self.fields)}
-        missing = [f for f in REQUIRED_FIELDS if f not in index]
-        if missing:
-            raise ValueError("sacct field list lacks {}".format(", ".join(missing)))
-        self.index = index
-        self.tres_max = index.get("TRESUsageInMax")
-        self.tres_ave = index.get("TRESUsageInAve")
-
-
-def fold_jobs(lines, layout, report, failure_states=DEFAULT_FAILURE_STATES):
-    """Yield a Job per allocation line of `lines`, after folding in the step lines that follow it.
-
+    `lines` hold FIELDS in order (with `tres_memory`, TRES usage strings stand in the memory fields).
     Never raises on content: every line that cannot count is tallied in `report` under a reason
     (malformed, orphan_step, not_started, not_ended), so nothing vanishes silently.
     """
-    failure_states = frozenset(failure_states)
-    ix = layout.index
-    i_id, i_max, i_ave = ix["JobIDRaw"], ix["MaxRSS"], ix["AveRSS"]
-    delimiter, width = layout.delimiter, layout.width
-    current_id, current = None, None  # current: the open Job's fields as a list, or None if skipped
+    parse = _JobParser(frozenset(failure_states))
+    seps = WIDTH - 1
+    prefix, job = None, None  # "<JobIDRaw>." of the open job; its fields (a list), None if it does not count
+    max_kib = avg_kib = 0     # the open job's step maxima, kept in locals: this loop runs once per line
     for line_no, line in enumerate(lines, 1):
-        parts = line.rstrip("\r\n").split(delimiter)
-        if len(parts) != width:
+        if prefix is not None and line.startswith(prefix):  # a step of the open job
+            if line.count(delimiter) != seps:
+                report.add("malformed", line_no, "expected {} fields, found {}".format(
+                    WIDTH, line.count(delimiter) + 1))
+            elif job is not None:
+                _, max_text, ave_text, _ = line.split(delimiter, 3)
+                try:
+                    if tres_memory:
+                        max_text, ave_text = tres_value(max_text, "mem=") or "", tres_value(ave_text, "mem=") or ""
+                    step_max = (int(max_text) + 512) >> 10 if max_text.isdecimal() else rss_kib(max_text, "MaxRSS")
+                    step_avg = (int(ave_text) + 512) >> 10 if ave_text.isdecimal() else rss_kib(ave_text, "AveRSS")
+                except (BadField, ValueError) as err:
+                    report.add("malformed", line_no, str(err))
+                    continue
+                if step_max > max_kib:
+                    max_kib = step_max
+                if step_avg > avg_kib:
+                    avg_kib = step_avg
+            continue
+        parts = line.split(delimiter)
+        if len(parts) != WIDTH:
             if line.strip():
-                report.add("malformed", line_no, "expected {} fields, found {}".format(width, len(parts)))
+                report.add("malformed", line_no, "expected {} fields, found {}".format(WIDTH, len(parts)))
             continue
-        raw_id = parts[i_id]
-        dot = raw_id.find(".")
-        if dot >= 0:  # a step line: only its memory matters
-            if raw_id[:dot] != current_id:
-                report.add("orphan_step", line_no, "step {} without its job line".format(raw_id[:40]))
-            elif current is not None:
-                _fold_step(current, parts, layout, i_max, i_ave, report, line_no)
+        if "." in parts[0]:
+            report.add("orphan_step", line_no, "step {} without its job line".format(parts[0][:40]))
             continue
-        if current is not None:
-            yield Job._make(current)
-        current_id = raw_id
+        if job is not None:
+            job[8], job[9] = max_kib, avg_kib
+            yield Job._make(job)
+        prefix = parts[0] + "."
+        job = parse(parts, report, line_no)
+        max_kib = avg_kib = 0
+    if job is not None:
+        job[8], job[9] = max_kib, avg_kib
+        yield Job._make(job)
+
+
+class _JobParser:
+    """Allocation line → Job fields (a list), with caches for the few distinct users, states and
+    memory requests a cluster has; None when the job must not count (reported)."""
+
+    def __init__(self, failure_states):
+        self.failure_states = failure_states
+        self.users, self.failed, self.requests = {}, {}, {}
+
+    def __call__(self, parts, report, line_no):
+        raw_id, _, _, raw_user, state, elapsed, cpus, nodes, req_mem, req_tres, alloc_tres, submit, start, end = parts
+        end = end.rstrip("\r\n")
+        if start in NOT_STARTED:
+            report.add("not_started")
+            return None
+        if end in NOT_STARTED:
+            report.add("not_ended")
+            return None
         try:
-            current = _job_fields(parts, ix, failure_states, report, line_no)
-        except BadField as err:
-            current = None
+            if not (raw_id.isdecimal() and submit.isdecimal() and end.isdecimal() and start.isdecimal()
+                    and elapsed.isdecimal() and cpus.isdecimal() and nodes.isdecimal()):
+                _check_numbers(parts)  # raises BadField naming the field
+            job_id, submit, cpus = int(raw_id), int(submit), int(cpus)
+            if job_id >= 1 << 32 or submit >= 1 << 32:
+                raise BadField("JobIDRaw", raw_id, "id or Submit out of range")
+            user = self.users.get(raw_user)
+            if user is None:
+                user = self.users[raw_user] = normalize_user(raw_user)
+            failed = self.failed.get(state)
+            if failed is None:
+                failed = self.failed[state] = state_word(state) in self.failure_states
+            elapsed = int(elapsed)
+            return [job_id << 32 | submit, user, int(end), elapsed, cpus, gpu_count(alloc_tres),
+                    self._requested(req_mem, req_tres, cpus, int(nodes)), failed, 0, 0]
+        except (BadField, ValueError) as err:
             report.add("malformed", line_no, str(err))
-    if current is not None:
-        yield Job._make(current)
+            return None
+
+    def _requested(self, req_mem, req_tres, cpus, nodes):
+        """req_mem_kib, with the parse of each distinct (ReqMem, ReqTRES) pair done once."""
+        key = (req_mem, req_tres)
+        shape = self.requests.get(key)
+        if shape is None:
+            whole_job = tres_value(req_tres, "mem=") is not None  # ReqTRES mem= wins, and is per job
+            shape = self.requests[key] = (req_mem_kib(req_mem, req_tres, 1, 1), "" if whole_job else req_mem[-1:])
+        kib, scope = shape
+        return kib * cpus if scope == "c" else kib * nodes if scope == "n" else kib
 
 
-def _job_fields(parts, ix, failure_states, report, line_no):
-    """The Job fields of an allocation line, or None when the job must not count (never ran, not ended)."""
-    start = parts[ix["Start"]]
-    if start in NOT_STARTED:
-        report.add("not_started")
-        return None
-    end_text = parts[ix["End"]]
-    if end_text in NOT_STARTED:
-        report.add("not_ended")
-        return None
-    job_id = whole(parts[ix["JobIDRaw"]], "JobIDRaw")
-    submit = whole(parts[ix["Submit"]], "Submit")
-    if job_id >= 1 << 32 or submit >= 1 << 32:
-        raise BadField("JobIDRaw", parts[ix["JobIDRaw"]], "id or Submit out of range")
-    user = normalize_user(parts[ix["User"]])
-    end = whole(end_text, "End")
-    whole(start, "Start")
-    elapsed = whole(parts[ix["ElapsedRaw"]], "ElapsedRaw")
-    cpus = whole(parts[ix["AllocCPUS"]], "AllocCPUS")
-    nodes = whole(parts[ix["NNodes"]], "NNodes")
-    gpus = gpu_count(parts[ix["AllocTRES"]])
-    req = req_mem_kib(parts[ix["ReqMem"]], parts[ix["ReqTRES"]], cpus, nodes)
-    failed = state_word(parts[ix["State"]]) in failure_states
-    return [job_id << 32 | submit, user, end, elapsed, cpus, gpus, req, failed, 0, 0]
-
-
-def _fold_step(current, parts, layout, i_max, i_ave, report, line_no):
-    try:
-        max_text, ave_text = parts[i_max], parts[i_ave]
-        if not max_text and layout.tres_max is not None:
-            max_text = tres_value(parts[layout.tres_max], "mem=") or ""
-        if not ave_text and layout.tres_ave is not None:
-            ave_text = tres_value(parts[layout.tres_ave], "mem=") or ""
-        max_kib, avg_kib = rss_kib(max_text, "MaxRSS"), rss_kib(ave_text, "AveRSS")
-    except BadField as err:
-        report.add("malformed", line_no, str(err))
-        return
-    if max_kib > current[8]:
-        current[8] = max_kib
-    if avg_kib > current[9]:
-        current[9] = avg_kib
+def _check_numbers(parts):
+    for name, index in (("JobIDRaw", 0), ("ElapsedRaw", 5), ("AllocCPUS", 6), ("NNodes", 7), ("Submit", 11),
+                        ("Start", 12), ("End", 13)):
+        whole(parts[index].rstrip("\r\n"), name)

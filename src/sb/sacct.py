@@ -5,7 +5,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 
-from sb.jobs import OPTIONAL_FIELDS, REQUIRED_FIELDS
+from sb.jobs import FIELDS, MEMORY_FALLBACK
 from sb.timeutil import sacct_time
 
 # A delimiter no field we request can contain (TRES strings hold ',', '=', '/', ':').
@@ -46,11 +46,15 @@ def known_fields(sacct, timeout=60):
 
 
 def choose_fields(available):
-    missing = [f for f in REQUIRED_FIELDS if f not in available]
+    """(fields to request, whether TRES usage strings stand in for MaxRSS/AveRSS) for this sacct."""
+    tres_memory = not all(f in available for f in MEMORY_FALLBACK) and all(
+        f in available for f in MEMORY_FALLBACK.values())
+    fields = tuple(MEMORY_FALLBACK.get(f, f) if tres_memory else f for f in FIELDS)
+    missing = [f for f in fields if f not in available]
     if missing:
         raise SacctError("this sacct lacks the field(s) {}; the scoreboard cannot count jobs "
                          "without them".format(", ".join(missing)))
-    return REQUIRED_FIELDS + tuple(f for f in OPTIONAL_FIELDS if f in available)
+    return fields, tres_memory
 
 
 def command(sacct, cluster, start, end, fields, user=None):

@@ -10,6 +10,7 @@ import math
 import zlib
 from array import array
 from bisect import bisect_left
+from heapq import merge
 from itertools import accumulate
 
 MAGIC = b"SBSEEN1\n"
@@ -33,56 +34,58 @@ class Bloom:
         self.k = k or max(1, int(round(self.m / self.capacity * math.log(2))))
         self.bits = bits if bits is not None else bytearray((self.m + 7) // 8)
 
-    def _positions(self, key):
-        h = _mix(key)
-        h1, h2, m = h >> 32, (h & 0xFFFFFFFF) | 1, self.m
-        return [(h1 + i * h2) % m for i in range(self.k)]
-
     def add(self, key):
-        bits = self.bits
-        for p in self._positions(key):
+        h = _mix(key)
+        h1, h2, m, bits = h >> 32, (h & 0xFFFFFFFF) | 1, self.m, self.bits
+        for _ in range(self.k):
+            p = h1 % m
             bits[p >> 3] |= 1 << (p & 7)
+            h1 += h2
 
     def __contains__(self, key):
-        bits = self.bits
-        for p in self._positions(key):
+        h = _mix(key)
+        h1, h2, m, bits = h >> 32, (h & 0xFFFFFFFF) | 1, self.m, self.bits
+        for _ in range(self.k):
+            p = h1 % m
             if not bits[p >> 3] & (1 << (p & 7)):
                 return False
+            h1 += h2
         return True
 
 
 class SeenMonth:
-    """The identities counted for one month: persisted ones plus those added by the batch in hand."""
+    """The identities counted for one month: persisted ones plus those added by the batch in hand.
+
+    Lookups ask the Bloom filter only while the exact record is still undecoded (it spares decoding
+    when every key is new); once decoded, the exact record answers alone. The filter is extended
+    (or rebuilt bigger) once, when the month is written.
+    """
 
     def __init__(self, month, fp_rate, bloom=None, exact_blob=b"", count=0, where=None):
         self.month = month
         self.where = where or month
         self.fp_rate = fp_rate
-        self.bloom = bloom or Bloom(MIN_CAPACITY, fp_rate)
+        self.bloom = bloom
         self._exact_blob = exact_blob
-        self._exact = None if count else array("Q")  # decoded lazily: most new jobs never need it
+        self._exact = None if count else array("Q")
         self.count = count
-        self.added = array("Q")
+        self.added = set()
 
     def __contains__(self, key):
-        if key not in self.bloom:
+        if key in self.added:
+            return True
+        if not self.count:
             return False
-        exact = self._exact_keys()
+        exact = self._exact
+        if exact is None:
+            if key not in self.bloom:
+                return False
+            exact = self._exact_keys()
         i = bisect_left(exact, key)
-        return (i < len(exact) and exact[i] == key) or key in self.added
+        return i < len(exact) and exact[i] == key
 
     def add(self, key):
-        self.added.append(key)
-        if self.count + len(self.added) > self.bloom.capacity:
-            self._grow()
-        else:
-            self.bloom.add(key)
-
-    def _grow(self):
-        bloom = Bloom(2 * (self.count + len(self.added)), self.fp_rate)
-        for key in self._all_keys():
-            bloom.add(key)
-        self.bloom = bloom
+        self.added.add(key)
 
     def _exact_keys(self):
         if self._exact is None:
@@ -93,16 +96,21 @@ class SeenMonth:
                     self.where, err))
         return self._exact
 
-    def _all_keys(self):
-        self._exact_keys()
-        return sorted(self._exact + self.added) if self.added else list(self._exact)
-
-    def to_bytes(self):
-        keys = self._all_keys()
-        header = {"month": self.month, "k": self.bloom.k, "m": self.bloom.m, "n": len(keys),
-                  "capacity": self.bloom.capacity, "fp_rate": self.fp_rate}
+    def to_bytes(self, closed=False):
+        """The month's file: Bloom filter over every key, then the exact record. An open month's filter
+        gets room to double before it must be rebuilt; a closed month's is sized to its keys."""
+        new = sorted(self.added)
+        keys = array("Q", merge(self._exact_keys(), new)) if self.count else array("Q", new)
+        bloom = self.bloom
+        if bloom is None or len(keys) > bloom.capacity or (closed and bloom.capacity > len(keys) + MIN_CAPACITY):
+            bloom = Bloom(len(keys) if closed else 2 * len(keys), self.fp_rate)
+            new = keys
+        for key in new:
+            bloom.add(key)
+        header = {"month": self.month, "k": bloom.k, "m": bloom.m, "n": len(keys),
+                  "capacity": bloom.capacity, "fp_rate": bloom.fp_rate}
         return b"".join((MAGIC, json.dumps(header, sort_keys=True).encode(), b"\n",
-                         bytes(self.bloom.bits), _encode(keys)))
+                         bytes(bloom.bits), _encode(keys)))
 
     @classmethod
     def from_bytes(cls, month, data, fp_rate, where):
@@ -110,6 +118,8 @@ class SeenMonth:
             raise ValueError("{}: not a seen file (bad magic)".format(where))
         newline = data.index(b"\n", len(MAGIC))
         header = json.loads(data[len(MAGIC):newline].decode())
+        if not all(isinstance(header.get(k), int) and header[k] >= 0 for k in ("k", "m", "n", "capacity")):
+            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, capacity".format(where, header))
         start = newline + 1
         nbytes = (header["m"] + 7) // 8
         bits = bytearray(data[start:start + nbytes])

@@ -31,6 +31,12 @@ class Sandbox:
         self.log = str(tmp_path / "sacct.log")
         os.makedirs(self.db_dir)
         self.sacct = fake_sacct.install_fake_sacct(str(tmp_path / "bin"), self.db_dir)
+        self.squeue_out = str(tmp_path / "squeue.txt")  # what the fake squeue prints; absent: nothing
+        self.squeue = str(tmp_path / "bin" / "squeue")
+        with open(self.squeue, "w") as handle:
+            handle.write('#!/bin/sh\nif [ -n "$FAKE_SQUEUE_FAIL" ]; then echo "squeue: error: Unable to contact '
+                         'slurm controller" >&2; exit 1; fi\ncat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
+        os.chmod(self.squeue, 0o755)
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("FAKE_SACCT_DB_DIR", self.db_dir)
         monkeypatch.setenv("FAKE_SACCT_LOG", self.log)
@@ -47,7 +53,8 @@ class Sandbox:
 
     def run(self, *args, cluster="hammer", now=None, options=("rate_limit_per_min=0",)):
         command, rest = args[0], list(args[1:])
-        argv = [command, "--root", self.root, "--cluster", cluster, "-o", "sacct=" + self.sacct]
+        argv = [command, "--root", self.root, "--cluster", cluster, "-o", "sacct=" + self.sacct,
+                "-o", "squeue=" + self.squeue]
         for option in options:
             argv += ["-o", option]
         if now:

@@ -255,6 +255,7 @@ def test_home_directory_optout_file(sandbox, tmp_path):
     (homes / "alice").mkdir(parents=True)
     (homes / "alice" / ".slurm_scoreboard_optout").write_text("")
     settings = config.load(env={}, flags={"root": sandbox.root, "cluster": "hammer", "sacct": sandbox.sacct,
+                                          "squeue": sandbox.squeue,
                                           "rate_limit_per_min": 0, "backfill_start": "2024-01"})
     import calendar
     clock = lambda: calendar.timegm((2024, 4, 10, 12, 0, 0))  # noqa: E731

@@ -32,7 +32,7 @@ class CrashRig:
 
     def argv(self, root):
         return [sys.executable, "-m", "sb", "backfill", "--root", root, "--cluster", "hammer", "--now", NOW,
-                "-o", "sacct=" + self.box.sacct, "-o", "rate_limit_per_min=0", "-o", "backfill_start=2024-01"]
+                "-o", "sacct=" + self.box.sacct, "-o", "squeue=true", "-o", "rate_limit_per_min=0", "-o", "backfill_start=2024-01"]
 
     def run(self, root, crash_at=None):
         env = dict(self.env)

@@ -48,7 +48,8 @@ def world(tmp_path):
 
 def collector_args(world, command):
     return [command, "--root", world["root"], "--cluster", "hammer", "--now", "2024-04-10T12:00:00",
-            "-o", "sacct=" + world["sacct"], "-o", "rate_limit_per_min=0", "-o", "backfill_start=2024-01"]
+            "-o", "sacct=" + world["sacct"], "-o", "squeue=true", "-o", "rate_limit_per_min=0",
+            "-o", "backfill_start=2024-01"]
 
 
 def run(python, pyz, args, env):

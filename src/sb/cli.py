@@ -58,7 +58,10 @@ SUBCOMMANDS = {
     "demo": ("fill a scratch root from bundled example data and print the board",
              "Replays the bundled example clusters into a temporary root and prints the all-time board merged "
              "across them.", _demo_options),
-    "discover": ("find users and queue backfills for new ones (not yet)", NOT_YET, _no_options),
+    "discover": ("find users (homes, recent accounting) and queue backfills for new ones",
+                 "Find usernames in home directories and recent accounting; a user seen for the first time "
+                 "with no data, or a purged user who opted back in, gets a targeted backfill that later "
+                 "polls work off within the rate limit.", _collector_options),
     "tui": ("the interactive scoreboard (not yet)", NOT_YET, _no_options),
     "doctor": ("check sacct access and the shared root (not yet)", NOT_YET, _no_options),
 }
@@ -118,6 +121,8 @@ def run_collector(args, env, out, err):
         return collector.backfill(args.since, args.until, user)
     if args.command == "rebuild":
         return collector.rebuild()
+    if args.command == "discover":
+        return collector.discover()
     return collector.replay(args.file)
 
 
@@ -132,7 +137,7 @@ def run_not_yet(args, env, out, err):
 
 
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
-            "replay": run_collector, "demo": run_demo, "discover": run_not_yet, "tui": run_not_yet,
+            "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_not_yet,
             "doctor": run_not_yet}
 
 

@@ -9,6 +9,8 @@ import os
 import shlex
 import time
 
+from sb import discover as discover_mod
+from sb import live as live_mod
 from sb import sacct as sacct_mod
 from sb.jobs import FIELDS, MEMORY_FALLBACK, LineReport, fold_jobs
 from sb.leaderboard import WINDOWS, board_json, rank
@@ -117,6 +119,9 @@ class Collector:
     def replay(self, path):
         return self._run(self._replay, path)
 
+    def discover(self):
+        return self._run(self._discover)
+
     def _run(self, work, *args):
         if self.dry_run:  # read what is there, touch nothing, call no sacct
             self.fields = FIELDS
@@ -155,14 +160,27 @@ class Collector:
             if not self.cursor["coldstart_done"]:
                 self._coldstart_month()
             self._catch_up()
+            self._work_queue()
         except Deferred as deferred:
             self.say("{}: {}; the rest waits for the next tick".format(self.s.cluster, deferred))
         except sacct_mod.SacctError as err:
             status = self._sacct_failed(err)
         self._purge_opted_out()
         self._write_boards()
+        self._write_live()
         self._summary()
         return status
+
+    def _write_live(self):
+        """One squeue snapshot → live.json (never rolled up); a failure only warns."""
+        if self.dry_run:
+            return
+        try:
+            users = live_mod.summarize(live_mod.snapshot(self.s.squeue), self.optout)
+        except live_mod.LiveError as err:
+            self.warn("{}: live activity not updated: {}".format(self.s.cluster, err))
+            return
+        atomic_write(self.paths.live, live_mod.live_json(self.s.cluster, users, self.clock()))
 
     def _sacct_failed(self, err):
         if not self.dry_run:
@@ -217,12 +235,84 @@ class Collector:
         month = max(normalize_month(since or self.s.backfill_start), month_of_epoch(self.backfill_epoch))
         last = min(normalize_month(until) if until else month_of_epoch(now), month_of_epoch(now))
         while month <= last:
-            start, end = max(month_start(month), self.backfill_epoch), min(month_end(month), now)
-            recount = user if month in purged else None
-            self._retrying(lambda: self._window(start, end, None, user, label=month, recount=recount))
+            self._retrying(lambda: self._user_month(month, user, purged, None))
             month = next_month(month)
             if month <= last and self.pacer.enabled and not self.dry_run:
                 self.sleep(self.s.backfill_sleep_sec)
+
+    def _user_month(self, month, user, purged, advance):
+        """Re-read one month (only `user`'s jobs if given), recounting the user where their data was purged."""
+        start, end = max(month_start(month), self.backfill_epoch), min(month_end(month), int(self.clock()))
+        if start <= end:
+            recount = user if user and month in purged else None
+            self._window(start, end, advance, user, label=month + (" for " + user if user else ""), recount=recount)
+        elif advance:
+            self._commit_cursor_only(advance, end)
+
+    # ---- discover and its queue -----------------------------------------------------------------
+
+    def _discover(self):
+        """Queue a targeted backfill for users seen for the first time without data (and purged users
+        who opted back in); `poll` works the queue off within the rate limit."""
+        now = int(self.clock())
+        self._prepare_fields()
+        lines = []
+        argv = [self.s.sacct, "-a", "-X", "-n", "-P", "-M", self.s.cluster, "-o", "User",
+                "-S", sacct_time(now - self.s.discover_days * DAY), "-E", sacct_time(now)]
+        if self.verbose or self.dry_run:
+            self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
+        if not self.dry_run:
+            self.pacer.before_call()
+            with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as output:
+                lines = list(output)
+        exclude = set(self.s.exclude_users)
+        candidates = (discover_mod.home_users(self.s.home_roots, self.s.uid_min, self.s.uid_max, exclude)
+                      | discover_mod.accounting_users(lines, exclude))
+        known = set(self._load_json(self.paths.known_users, []))
+        purged = self._load_purged()
+        queued = {entry["user"] for entry in self.cursor.get("backfill_queue", [])}
+        wanted = discover_mod.to_queue(candidates, known, set(self._users_on_disk()), purged, self.optout)
+        first = month_of_epoch(self.backfill_epoch)
+        queue = self.cursor.setdefault("backfill_queue", [])
+        for user, since in sorted(wanted.items()):
+            if user not in queued:
+                queue.append({"user": user, "next_month": since or first, "until": month_of_epoch(now)})
+        new_known = sorted(known | {u for u in candidates if not self.optout(u)})
+        self.say("{}: {} user(s) found ({} new); {} targeted backfill(s) queued for poll".format(
+            self.s.cluster, len(candidates), len(set(candidates) - known), len(queue) - len(queued)))
+        if self.dry_run:
+            return 0
+        tx = Transaction(self.paths)
+        tx.write(self.paths.known_users, (json.dumps(new_known, indent=0) + "\n").encode())
+        tx.write(self.paths.cursor, _cursor_json(self.cursor))
+        tx.commit()
+        return 0
+
+    def _work_queue(self):
+        """Targeted backfills queued by discover: one user-month per commit, until the rate limit says stop."""
+        queue = self.cursor.get("backfill_queue") or []
+        while queue:
+            entry = queue[0]
+            month, user = entry["next_month"], entry["user"]
+
+            def advance(cursor, piece_end, month=month, entry=entry):
+                if piece_end >= min(month_end(month), int(self.clock())):
+                    entry["next_month"] = next_month(month)
+                    if entry["next_month"] > entry["until"]:
+                        cursor["backfill_queue"].remove(entry)
+
+            if self.optout(user):
+                advance(self.cursor, month_end(entry["until"]))  # opted out meanwhile: drop the entry
+                entry["next_month"] = next_month(entry["until"])
+                self._commit_cursor_only(None, 0)
+                continue
+            self._user_month(month, user, set(self._load_purged().get(user, ())), advance)
+
+    def _commit_cursor_only(self, advance, piece_end):
+        if advance:
+            advance(self.cursor, piece_end)
+        if not self.dry_run:
+            atomic_write(self.paths.cursor, _cursor_json(self.cursor))
 
     def _retrying(self, step):
         """Run a step, waiting out failures with exponential backoff (backfill may sleep; poll may not)."""
@@ -298,7 +388,7 @@ class Collector:
                 intake, began = Intake(self), time.time()
             piece_start = piece_end + 1
         if recount:
-            self._finish(intake, end, None, label or _span(start, end), began, replace=(recount, start, end))
+            self._finish(intake, end, advance, label or _span(start, end), began, replace=(recount, start, end))
 
     def _widest(self):
         """Longest window to ask for: max_window_days, or half of what slurmdbd last refused."""
@@ -458,8 +548,11 @@ class Collector:
         tx.write(self.paths.purged, (json.dumps(purged, indent=1, sort_keys=True) + "\n").encode())
 
     def _load_purged(self):
-        data = read_bytes(self.paths.purged)
-        return {} if data is None else _parse_json(data, self.paths.purged)
+        return self._load_json(self.paths.purged, {})
+
+    def _load_json(self, path, empty):
+        data = read_bytes(path)
+        return empty if data is None else _parse_json(data, path)
 
     # ---- leaderboards -------------------------------------------------------------------------
 

@@ -50,6 +50,14 @@ def _start_date(value):
     return text
 
 
+def _names(value):
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,\s]+", value) if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("a list of names")
+    return tuple(value)
+
+
 def _flag(value):
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -86,6 +94,11 @@ KEYS = {
     "bloom_fp_rate": (1e-4, _number(1e-9, high=0.5), "Bloom filter false-positive rate (confirmed exactly)"),
     "max_window_days": (31, _number(1, True), "longest catch-up window asked of sacct in one call"),
     "backoff_max_sec": (3600, _number(0), "longest wait after repeated sacct failures"),
+    "home_roots": (("/home",), _names, "directories whose subdirectories are users' homes (discover)"),
+    "uid_min": (1000, _number(0, True), "home directories owned by a lower uid are system accounts (discover)"),
+    "uid_max": (60000, _number(0, True), "nor are uids from this one up (nobody is 65534) (discover)"),
+    "exclude_users": ((), _names, "usernames discover never queues (service accounts)"),
+    "discover_days": (30, _number(1, True), "how far back discover looks in accounting for users"),
 }
 
 

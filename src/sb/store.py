@@ -40,6 +40,8 @@ class ClusterPaths:
         self.pacing = os.path.join(self.state, "pacing.json")
         self.log = os.path.join(self.state, "problems.log")
         self.purged = os.path.join(self.state, "purged.json")
+        self.known_users = os.path.join(self.state, "known_users.json")
+        self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):
         return (self.state, self.seen_dir, self.users_dir, self.monthly_dir, self.daily_dir, self.boards_dir)

@@ -38,7 +38,7 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
 
 def test_not_yet_commands_say_so():
     err = io.StringIO()
-    assert cli.main(["doctor"], err=err, out=io.StringIO()) == 2 and "not yet" in err.getvalue()
+    assert cli.main(["tui"], err=err, out=io.StringIO()) == 2 and "not yet" in err.getvalue()
 
 
 def test_every_subcommand_in_the_table_has_a_runner():

@@ -41,6 +41,14 @@ def _no_options(parser):
     pass
 
 
+def _doctor_options(parser):
+    parser.add_argument("--root", help="shared data directory (default: config 'root')")
+    parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
+    parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any config key for this run")
+
+
 # name: (one-line help, description, options); the runner of each is in COMMANDS below.
 SUBCOMMANDS = {
     "poll": ("one collection tick (for cron): next cold-start month, then catch up",
@@ -63,7 +71,9 @@ SUBCOMMANDS = {
                  "with no data, or a purged user who opted back in, gets a targeted backfill that later "
                  "polls work off within the rate limit.", _collector_options),
     "tui": ("the interactive scoreboard (not yet)", NOT_YET, _no_options),
-    "doctor": ("check sacct access and the shared root (not yet)", NOT_YET, _no_options),
+    "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
+               "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
+               "unless something FAILed.", _doctor_options),
 }
 
 
@@ -78,7 +88,7 @@ def build_parser():
     return parser
 
 
-def settings_from(args, env):
+def settings_from(args, env, need_cluster=True):
     flags = {"root": args.root, "cluster": args.cluster}
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -86,7 +96,7 @@ def settings_from(args, env):
             raise config.ConfigError("-o {!r}: expected KEY=VALUE".format(item))
         flags[key.strip()] = config._scalar(value)
     settings = config.load(args.config, env, flags)
-    if not settings.cluster:
+    if need_cluster and not settings.cluster:
         raise config.ConfigError("no cluster given: use --cluster NAME, SLURM_SB_CLUSTER, or 'cluster:' in the config")
     return settings
 
@@ -126,6 +136,11 @@ def run_collector(args, env, out, err):
     return collector.replay(args.file)
 
 
+def run_doctor(args, env, out, err):
+    from sb import doctor
+    return doctor.run(doctor.settings_or_error(lambda: settings_from(args, env, need_cluster=False)), out)
+
+
 def run_demo(args, env, out, err):
     from sb.demo import demo
     return demo(args.keep, out)
@@ -138,7 +153,7 @@ def run_not_yet(args, env, out, err):
 
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
             "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_not_yet,
-            "doctor": run_not_yet}
+            "doctor": run_doctor}
 
 
 def main(argv=None, env=None, out=None, err=None):

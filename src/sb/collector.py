@@ -25,6 +25,7 @@ from sb.timeutil import (DAY, iso_utc, month_end, month_of_epoch, month_start, n
                          normalize_month, parse_when, sacct_time)
 
 MAX_CONSECUTIVE_FAILURES = 5
+VISIBILITY_RECHECK_SEC = 86400
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 PROBLEM_LOG_LIMIT = 1 << 20
 
@@ -157,6 +158,7 @@ class Collector:
         status = 0
         try:
             self._prepare_fields()
+            self._check_visibility()
             if not self.cursor["coldstart_done"]:
                 self._coldstart_month()
             self._catch_up()
@@ -214,6 +216,7 @@ class Collector:
 
     def _backfill(self, since, until, user):
         self._prepare_fields()
+        self._check_visibility()
         if since or until or user:
             self._rescan(since, until, user)
         else:
@@ -248,6 +251,30 @@ class Collector:
             self._window(start, end, advance, user, label=month + (" for " + user if user else ""), recount=recount)
         elif advance:
             self._commit_cursor_only(advance, end)
+
+    def _check_visibility(self):
+        """Refuse to publish a one-user board: with PrivateData=jobs, a plain user's `sacct -a` silently
+        lists only their own jobs. Asked of sacctmgr at most once a day (the verdict is kept in state/)."""
+        if self.dry_run or os.getuid() == 0:  # root (and SlurmUser) always see every job
+            return
+        now = self.clock()
+        known = self._load_json(self.paths.visibility, {})
+        if now - known.get("checked", 0) < VISIBILITY_RECHECK_SEC and known.get("ok"):
+            return
+        others = self._other_users_this_week() if sacct_mod.hides_jobs(sacct_mod.dbd_config(self.s.sacct)) else True
+        atomic_write(self.paths.visibility, json.dumps({"checked": now, "ok": bool(others)}).encode())
+        if not others:
+            raise CollectorError("PrivateData=jobs: sacct -a shows you only your own jobs, so the board would "
+                                 "rank only you; nothing was collected. Run `slurm-sb doctor` for what to do")
+
+    def _other_users_this_week(self):
+        now = int(self.clock())
+        argv = [self.s.sacct, "-a", "-X", "-n", "-P", "-M", self.s.cluster, "-o", "User",
+                "-S", sacct_time(now - 7 * DAY), "-E", sacct_time(now)]
+        self.pacer.before_call()
+        with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
+            users = discover_mod.accounting_users(lines, set())
+        return users - {sacct_mod.whoami()}
 
     # ---- discover and its queue -----------------------------------------------------------------
 

@@ -5,18 +5,16 @@ import json
 import locale
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from typing import NamedTuple
 
 from sb import config
-from sb.sacct import END_STATES, SacctError, choose_fields, sacct_env
+from sb.sacct import END_STATES, SacctError, choose_fields, dbd_config, hides_jobs, run_command, whoami
 from sb.timeutil import sacct_time
 
 SKEW_WARN_SEC = 120
-COMMAND_TIMEOUT = 60
 
 
 class Check(NamedTuple):
@@ -81,31 +79,19 @@ def terminal_check():
 
 # ---- SLURM ---------------------------------------------------------------------------------------
 
-def _command(argv, timeout=COMMAND_TIMEOUT):
-    """(status, stdout, stderr) of a command run as sacct runs (UTC, epochs); None if it is not found."""
-    try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sacct_env(),
-                              encoding="utf-8", errors="replace", timeout=timeout)
-    except (FileNotFoundError, PermissionError):
-        return None
-    except subprocess.TimeoutExpired:
-        return 124, "", "timed out after {} s".format(timeout)
-    return done.returncode, done.stdout, done.stderr
-
-
 def _first_line(text):
     return next((l.strip() for l in text.splitlines() if l.strip()), "no message")[:200]
 
 
 def sacct_checks(settings):
     sacct = settings.sacct
-    version = _command([sacct, "--version"])
+    version = run_command([sacct, "--version"])
     if version is None:
         yield Check("FAIL", "sacct", "{!r} not found on PATH".format(sacct),
                     "load the SLURM module or set 'sacct' in the config to its full path")
         return
     yield Check("OK", "sacct", "{} ({})".format(_first_line(version[1]), shutil.which(sacct) or sacct))
-    squeue = _command([settings.squeue, "--version"])
+    squeue = run_command([settings.squeue, "--version"])
     yield (Check("OK", "squeue", _first_line(squeue[1])) if squeue else
            Check("WARN", "squeue", "{!r} not found".format(settings.squeue), "live activity (the 'now' column) stays empty"))
     yield fields_check(sacct)
@@ -113,7 +99,7 @@ def sacct_checks(settings):
         yield Check("FAIL", "cluster", "no cluster configured", "set 'cluster:' in the config or pass --cluster")
         return
     now = int(time.time())
-    listed = _command([sacct, "-a", "-X", "-n", "-P", "-M", settings.cluster, "-o", "User", "-s", END_STATES,
+    listed = run_command([sacct, "-a", "-X", "-n", "-P", "-M", settings.cluster, "-o", "User", "-s", END_STATES,
                        "-S", sacct_time(now - 7 * 86400), "-E", sacct_time(now)])
     if listed[0] != 0:
         yield Check("FAIL", "accounting", "sacct cannot read accounting: {}".format(_first_line(listed[2])),
@@ -122,13 +108,13 @@ def sacct_checks(settings):
     users = {l.strip().lower() for l in listed[1].splitlines() if l.strip()}
     yield Check("OK", "accounting", "{} job(s) by {} user(s) ended on {} in the last 7 days".format(
         len(listed[1].splitlines()), len(users), settings.cluster))
-    dbd = slurmdbd_config(_command([_sibling(sacct, "sacctmgr"), "show", "configuration"]))
+    dbd = dbd_config(sacct)
     yield visibility_check(dbd, users)
     yield from limit_checks(dbd)
 
 
 def fields_check(sacct):
-    listed = _command([sacct, "--helpformat"])
+    listed = run_command([sacct, "--helpformat"])
     if not listed or listed[0] != 0:
         return Check("FAIL", "fields", "sacct --helpformat failed", "check the sacct installation")
     try:
@@ -140,34 +126,9 @@ def fields_check(sacct):
     return Check("OK", "fields", "sacct knows all {} fields the collector asks for".format(len(fields)))
 
 
-def _sibling(sacct, name):
-    """sacctmgr beside the configured sacct, else on PATH."""
-    path = shutil.which(sacct)
-    beside = os.path.join(os.path.dirname(path), name) if path else None
-    return beside if beside and os.access(beside, os.X_OK) else name
-
-
-def slurmdbd_config(result):
-    """{'PrivateData': [...local, ...slurmdbd], 'MaxQueryTimeRange': ..., 'PurgeJobAfter': ...} from
-    `sacctmgr show configuration`, or None when it could not be read."""
-    if not result or result[0] != 0:
-        return None
-    found = {"PrivateData": []}
-    for line in result[1].splitlines():
-        key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep:
-            continue
-        if key == "PrivateData":
-            found["PrivateData"].append(value)
-        elif key in ("MaxQueryTimeRange", "PurgeJobAfter"):
-            found[key] = value
-    return found
-
-
 def visibility_check(dbd, users):
-    me = _whoami()
-    hides = dbd is not None and any("jobs" in v.lower() for v in dbd["PrivateData"])
+    me = whoami()
+    hides = hides_jobs(dbd)
     others = users - {me}
     if hides and not others:
         return Check("FAIL", "visibility", "PrivateData=jobs: sacct -a shows only your own jobs, so the scores "
@@ -196,14 +157,6 @@ def limit_checks(dbd):
                     "set backfill_start no earlier than that; purged months cannot be backfilled")
     if widest.upper() in ("UNLIMITED", "NONE", "") and purge.upper() in ("NONE", ""):
         yield Check("OK", "limits", "no MaxQueryTimeRange and no job purge")
-
-
-def _whoami():
-    import pwd
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name.lower()
-    except KeyError:
-        return str(os.getuid())
 
 
 # ---- the shared root -----------------------------------------------------------------------------

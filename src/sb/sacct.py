@@ -1,5 +1,7 @@
-"""Stage 1, sacct → text lines: the only place that runs sacct. Streams stdout; never holds a window in memory."""
+"""Stage 1, SLURM → text: runs sacct (streaming its lines; never holding a window in memory) and sacctmgr."""
 import os
+import pwd
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -106,3 +108,53 @@ def _first_error(text):
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     chosen = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "no message")
     return chosen[:300]
+
+
+def run_command(argv, timeout=60):
+    """(status, stdout, stderr) of a SLURM command run like sacct (UTC, epochs); None if it is not found."""
+    try:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sacct_env(),
+                              encoding="utf-8", errors="replace", timeout=timeout)
+    except (FileNotFoundError, PermissionError):
+        return None
+    except subprocess.TimeoutExpired:
+        return 124, "", "timed out after {} s".format(timeout)
+    return done.returncode, done.stdout, done.stderr
+
+
+def sibling(sacct, name):
+    """Another SLURM command (sacctmgr) beside the configured sacct, else on PATH."""
+    path = shutil.which(sacct)
+    beside = os.path.join(os.path.dirname(path), name) if path else None
+    return beside if beside and os.access(beside, os.X_OK) else name
+
+
+def dbd_config(sacct):
+    """From `sacctmgr show configuration`: {'PrivateData': [local, slurmdbd], 'MaxQueryTimeRange': ...,
+    'PurgeJobAfter': ...}, or None when it cannot be read."""
+    result = run_command([sibling(sacct, "sacctmgr"), "show", "configuration"])
+    if not result or result[0] != 0:
+        return None
+    found = {"PrivateData": []}
+    for line in result[1].splitlines():
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            continue
+        if key == "PrivateData":
+            found["PrivateData"].append(value)
+        elif key in ("MaxQueryTimeRange", "PurgeJobAfter"):
+            found[key] = value
+    return found
+
+
+def hides_jobs(dbd):
+    """PrivateData=jobs (locally or in slurmdbd): a plain user's sacct -a lists only their own jobs."""
+    return dbd is not None and any("jobs" in value.lower() for value in dbd["PrivateData"])
+
+
+def whoami():
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name.lower()
+    except KeyError:
+        return str(os.getuid())

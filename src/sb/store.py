@@ -41,6 +41,7 @@ class ClusterPaths:
         self.log = os.path.join(self.state, "problems.log")
         self.purged = os.path.join(self.state, "purged.json")
         self.known_users = os.path.join(self.state, "known_users.json")
+        self.visibility = os.path.join(self.state, "visibility.json")
         self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):

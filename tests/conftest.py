@@ -140,3 +140,12 @@ def assert_same_totals(got, expected):
 
 def oracle_monthly(db_path, **kwargs):
     return oracle.nest_monthly(oracle.monthly_totals(oracle.load_rows(db_path), **kwargs))
+
+
+@pytest.fixture(scope="session")
+def pyz(tmp_path_factory):
+    """dist/slurm-sb.pyz built once per test session, in a scratch directory."""
+    out = str(tmp_path_factory.mktemp("dist") / "slurm-sb.pyz")
+    subprocess.run([sys.executable, os.path.join(REPO, "build.py"), "--output", out], check=True,
+                   stdout=subprocess.PIPE)
+    return out

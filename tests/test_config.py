@@ -52,3 +52,9 @@ def test_backfill_start_accepts_month_or_day(tmp_path):
     assert config.load(write(tmp_path, "backfill_start: 2024-03-15\n"), env={}).backfill_start == "2024-03-15"
     assert config.load(env={"SLURM_SB_FAILURE_STATES": "failed,timeout", "HOME": "/x"}).failure_states == (
         "FAILED", "TIMEOUT")
+
+
+def test_text_settings_given_as_text_stay_text():
+    s = config.load(env={"HOME": "/x", "SLURM_SB_SACCT": "true", "SLURM_SB_ROOT": "2024",
+                         "SLURM_SB_MIN_JOBS": "5"})
+    assert (s.sacct, s.root, s.min_jobs) == ("true", "2024", 5)

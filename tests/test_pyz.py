@@ -23,14 +23,6 @@ def interpreter(version):
     return found[-1] if found else shutil.which("python" + version)
 
 
-@pytest.fixture(scope="session")
-def pyz(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("dist") / "slurm-sb.pyz")
-    subprocess.run([sys.executable, os.path.join(REPO, "build.py"), "--output", out], check=True,
-                   stdout=subprocess.PIPE)
-    return out
-
-
 @pytest.fixture
 def world(tmp_path):
     """A HOME, a TMPDIR, a fake sacct serving the golden cluster, and a shared root."""

@@ -94,7 +94,7 @@ def settings_from(args, env, need_cluster=True):
         key, sep, value = item.partition("=")
         if not sep:
             raise config.ConfigError("-o {!r}: expected KEY=VALUE".format(item))
-        flags[key.strip()] = config._scalar(value)
+        flags[key.strip()] = config.scalar(key.strip(), value)
     settings = config.load(args.config, env, flags)
     if need_cluster and not settings.cluster:
         raise config.ConfigError("no cluster given: use --cluster NAME, SLURM_SB_CLUSTER, or 'cluster:' in the config")

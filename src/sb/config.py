@@ -123,7 +123,7 @@ def load(config_path=None, env=None, flags=None):
     for key in KEYS:
         raw = env.get("SLURM_SB_" + key.upper())
         if raw is not None:
-            values[key] = _check(key, _scalar(raw), "environment SLURM_SB_" + key.upper())
+            values[key] = _check(key, scalar(key, raw), "environment SLURM_SB_" + key.upper())
     for key, value in (flags or {}).items():
         if value is not None:
             values[key] = _check(key, value, "command line")
@@ -151,7 +151,11 @@ def _read_file(path, explicit):
     return doc
 
 
-def _scalar(raw):
+def scalar(key, raw):
+    """A value given as text (environment, -o KEY=VALUE): YAML for numbers, flags and lists, but taken as
+    it is for string settings, so `sacct=true` or `root=2024` stay strings."""
+    if key in KEYS and isinstance(KEYS[key][0], str):
+        return raw
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:

@@ -111,6 +111,13 @@ def count_gpus(alloc_tres):
 
 
 def requested_mem_mb(job):
+    """MB requested; SLURM's NO_VAL (ReqMem 18446744073709551616.00M: submitted while slurmdbd was down)
+    means unknown and counts 0."""
+    value = _requested_mem_mb(job)
+    return 0.0 if value >= 2 ** 40 else value
+
+
+def _requested_mem_mb(job):
     tres = tres_dict(job.get("ReqTRES", ""))
     if "mem" in tres:
         return size_to_mb(tres["mem"], MB)

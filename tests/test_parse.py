@@ -81,3 +81,9 @@ def test_unsafe_usernames_are_rejected(raw):
 def test_tres_value_finds_the_token():
     assert tres_value("billing=4,cpu=4,mem=16000M,node=1", "mem=") == "16000M"
     assert tres_value("cpu=4", "mem=") is None
+
+
+def test_no_val_request_means_unknown_not_sixteen_exbibytes():
+    assert req_mem_kib("18446744073709551616.00M", "", 4, 1) == 0      # seen on 22.05 when slurmdbd was down
+    assert req_mem_kib("18446744073709551616.00Mc", "", 4, 1) == 0
+    assert req_mem_kib("1T", "", 1, 1) == 1024 ** 3                      # a real large request still counts

@@ -142,13 +142,11 @@ class _JobParser:
 
     def _requested(self, req_mem, req_tres, cpus, nodes):
         """req_mem_kib, with the parse of each distinct (ReqMem, ReqTRES) pair done once."""
-        key = (req_mem, req_tres)
-        shape = self.requests.get(key)
-        if shape is None:
-            whole_job = tres_value(req_tres, "mem=") is not None  # ReqTRES mem= wins, and is per job
-            shape = self.requests[key] = (req_mem_kib(req_mem, req_tres, 1, 1), "" if whole_job else req_mem[-1:])
-        kib, scope = shape
-        return kib * cpus if scope == "c" else kib * nodes if scope == "n" else kib
+        key = (req_mem, req_tres, cpus, nodes)
+        kib = self.requests.get(key)
+        if kib is None:
+            kib = self.requests[key] = req_mem_kib(req_mem, req_tres, cpus, nodes)
+        return kib
 
 
 def _check_numbers(parts):

@@ -5,6 +5,9 @@ import re
 _KIB_PER_UNIT = {"K": 1, "M": 1024, "G": 1024 ** 2, "T": 1024 ** 3, "P": 1024 ** 4}
 _USER_OK = re.compile(r"[a-z0-9_][a-z0-9._-]*\Z")
 NOT_STARTED = frozenset(("", "0", "Unknown", "None"))
+# SLURM's NO_VAL64 (2**64) shows up as ReqMem 18446744073709551616.00M for a job submitted while slurmdbd
+# was down: "unknown", not 16 EiB. No real request comes near this bound (1 EiB).
+UNKNOWN_REQUEST_KIB = 1 << 50
 
 
 class BadField(ValueError):
@@ -51,17 +54,23 @@ def rss_kib(text, field="MaxRSS"):
 
 
 def req_mem_kib(req_mem, req_tres, cpus, nodes):
-    """Requested memory of a job: mem= of ReqTRES, else ReqMem (suffix c: per CPU, n: per node)."""
+    """Requested memory of a job: mem= of ReqTRES, else ReqMem (suffix c: per CPU, n: per node);
+    0 when SLURM recorded it as unknown (NO_VAL)."""
+    per_unit = _req_mem_per_unit(req_mem, req_tres)
+    if per_unit >= UNKNOWN_REQUEST_KIB:
+        return 0
+    scope = "" if tres_value(req_tres, "mem=") is not None else req_mem[-1:]
+    return per_unit * cpus if scope == "c" else per_unit * nodes if scope == "n" else per_unit
+
+
+def _req_mem_per_unit(req_mem, req_tres):
     tres_mem = tres_value(req_tres, "mem=")
     if tres_mem is not None:
         return to_kib(tres_mem, "ReqTRES", "M")
     if not req_mem:
         return 0
-    scope = req_mem[-1]
-    if scope == "c":
-        return to_kib(req_mem[:-1], "ReqMem", "M") * cpus
-    if scope == "n":
-        return to_kib(req_mem[:-1], "ReqMem", "M") * nodes
+    if req_mem[-1] in "cn":
+        return to_kib(req_mem[:-1], "ReqMem", "M")
     return to_kib(req_mem, "ReqMem", "M")
 
 

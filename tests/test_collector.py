@@ -303,8 +303,8 @@ def test_only_fields_this_sacct_knows_are_requested(sandbox, monkeypatch):
 
 
 def test_a_user_whose_jobs_never_started_has_no_files(sandbox):
-    lines = [HEADER, job_line("600", "frank", "CANCELLED by 0", "Unknown", T0 - 60, 0),
-             job_line("601", "gina", "COMPLETED", T0 - 600, T0 - 60, 540)]
+    lines = [HEADER, job_line("600", "frank", "CANCELLED by 0", "Unknown", T0 - 600, 0),
+             job_line("601", "gina", "COMPLETED", T0 - 1200, T0 - 600, 600)]
     sandbox.write_db("\n".join(lines) + "\n")
     sandbox.run("backfill", now=iso(T0), options=("rate_limit_per_min=0", "backfill_start=2024-04"))
     assert sorted(sandbox.alltime()) == ["gina"]
@@ -448,3 +448,14 @@ def test_rebuild_purges_opted_out_users_found_only_in_rollups(sandbox):
     assert sandbox.run("rebuild", now=NOW)[0] == 0
     assert "dave" not in sandbox.alltime() and "dave" not in json.dumps(sandbox.monthly())
     assert sorted(sandbox.alltime()) == ["alice", "bob", "carol"]
+
+
+def test_a_job_is_read_only_once_settled_so_its_steps_memory_is_in(sandbox):
+    sandbox.write_db("\n".join([HEADER, job_line("650", "hana", "COMPLETED", T0 - 400, T0 - 100, 300)]) + "\n")
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-04")
+    assert poll_at(sandbox, T0)[0] == 0
+    calls = sandbox.sacct_calls()
+    assert calls[-1]["argv"][calls[-1]["argv"].index("-E") + 1] == iso(T0 - 300)   # reads stop 5 min back
+    assert sandbox.monthly() == {}
+    assert sandbox.run("poll", now=iso(T0 + 300), options=opts)[0] == 0
+    assert sandbox.monthly()["2024-04"]["hana"]["jobs"] == 1

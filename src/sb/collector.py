@@ -195,6 +195,7 @@ class Collector:
         """Read what is left of the next cold-start month (in pieces if slurmdbd wants them narrower)."""
         month = self.cursor["next_month"]
         start = max(month_start(month), self.backfill_epoch, self.cursor.get("coldstart_pos") or 0)
+        end = min(month_end(month), self._settled())
 
         def advance(cursor, piece_end):
             if piece_end < month_end(month):
@@ -205,12 +206,16 @@ class Collector:
                           coldstart_done=following >= cursor["coldstart_until"])
             cursor["next_month"] = None if cursor["coldstart_done"] else following
 
-        self._window(start, month_end(month), advance, label=month)
+        self._window(start, end, advance, label=month)
+
+    def _settled(self):
+        """The newest End read now: SLURM records a job's end a moment before its steps' statistics."""
+        return int(self.clock()) - self.s.settle_sec
 
     def _catch_up(self):
         """Everything that ended since the watermark, re-reading late_window_sec before it."""
         start = max(self.cursor["watermark"] - self.s.late_window_sec, self.backfill_epoch)
-        self._window(start, int(self.clock()), lambda cursor, piece_end: cursor.update(watermark=piece_end + 1))
+        self._window(start, self._settled(), lambda cursor, piece_end: cursor.update(watermark=piece_end + 1))
 
     # ---- backfill -----------------------------------------------------------------------------
 
@@ -245,7 +250,7 @@ class Collector:
 
     def _user_month(self, month, user, purged, advance):
         """Re-read one month (only `user`'s jobs if given), recounting the user where their data was purged."""
-        start, end = max(month_start(month), self.backfill_epoch), min(month_end(month), int(self.clock()))
+        start, end = max(month_start(month), self.backfill_epoch), min(month_end(month), self._settled())
         if start <= end:
             recount = user if user and month in purged else None
             self._window(start, end, advance, user, label=month + (" for " + user if user else ""), recount=recount)
@@ -323,7 +328,7 @@ class Collector:
             month, user = entry["next_month"], entry["user"]
 
             def advance(cursor, piece_end, month=month, entry=entry):
-                if piece_end >= min(month_end(month), int(self.clock())):
+                if piece_end >= min(month_end(month), self._settled()):
                     entry["next_month"] = next_month(month)
                     if entry["next_month"] > entry["until"]:
                         cursor["backfill_queue"].remove(entry)

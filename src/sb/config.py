@@ -88,6 +88,8 @@ KEYS = {
     "backfill_sleep_sec": (10, _number(0), "pause between cold-start months"),
     "min_jobs": (3, _number(0, True), "jobs a user needs in a window to appear on its leaderboard"),
     "late_window_sec": (86400, _number(0, True), "how long after its End a job record may reach slurmdbd"),
+    "settle_sec": (300, _number(0, True), "a job is read only once its End is this old, so its steps' "
+                   "memory figures (recorded just after the job's end) are in"),
     "sacct_timeout_sec": (900, _number(1), "a sacct call running longer is killed and its window retried later"),
     "sacct": ("sacct", _text, "sacct command (name on PATH or full path)"),
     "squeue": ("squeue", _text, "squeue command (name on PATH or full path)"),

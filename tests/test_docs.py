@@ -36,9 +36,9 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     assert tests in open(os.path.join(REPO, ".ci", "run")).read()
 
 
-def test_not_yet_commands_say_so():
-    err = io.StringIO()
-    assert cli.main(["tui"], err=err, out=io.StringIO()) == 2 and "not yet" in err.getvalue()
+def test_no_subcommand_prints_the_help():
+    out = io.StringIO()
+    assert cli.main([], out=out) == 0 and "poll" in out.getvalue() and "doctor" in out.getvalue()
 
 
 def test_every_subcommand_in_the_table_has_a_runner():

@@ -145,3 +145,19 @@ def test_unwritable_shiv_root_says_what_to_set(pyz, world):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1
     assert lines[0].startswith("slurm-sb: cannot unpack into SHIV_ROOT") and "set SHIV_ROOT" in lines[0]
+
+
+def test_the_c_locale_on_python_3_6_never_crashes_on_non_ascii(pyz, world, tmp_path):
+    python = interpreter("3.6")
+    if not python:
+        pytest.skip("Python 3.6 is not installed on this machine: not tested here")
+    env = dict(world["env"], LC_ALL="C", LANG="C")
+    strange = str(tmp_path / "d\u00e9j\u00e0-vu.txt")
+    done = run(python, pyz, ["replay", "--root", world["root"], "--cluster", "hammer", strange], env)
+    assert done.returncode == 1 and "No such file" in done.stderr and "Traceback" not in done.stderr
+    shutil.copy(os.path.join(GOLDEN, "hammer.db"), strange)       # the summary names the file on stdout
+    done = run(python, pyz, ["replay", "--root", world["root"], "--cluster", "hammer", "-o", "squeue=true",
+                             strange], env)
+    assert done.returncode == 0 and "new job(s) from" in done.stdout and "Traceback" not in done.stderr, done.stderr
+    done = run(python, pyz, ["demo"], env)
+    assert done.returncode == 0 and "SLURM Scoreboard demo" in done.stdout, done.stderr

@@ -5,9 +5,8 @@ import sys
 import time
 
 from sb import __version__, config
-from sb.compat import PY_VERSION
+from sb.compat import PY_VERSION, tolerant_stdout
 
-NOT_YET = "not yet available in this version (it comes with its own issue)"
 
 
 def _collector_options(parser):
@@ -41,6 +40,21 @@ def _no_options(parser):
     pass
 
 
+def _tui_options(parser):
+    from sb.rollup import METRICS
+    parser.add_argument("--backend", choices=("curses", "textual", "ansi"), default="curses",
+                        help="display (this version: every backend prints the ansi table)")
+    parser.add_argument("--root", help="shared data directory (default: config 'root')")
+    parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
+    parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed across clusters; default)")
+    parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
+    parser.add_argument("--metric", choices=METRICS, default="clock_hours", help="the skill that decides the rank")
+    parser.add_argument("--user", metavar="PATTERN", help="only users matching this shell pattern")
+    parser.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+
+
 def _doctor_options(parser):
     parser.add_argument("--root", help="shared data directory (default: config 'root')")
     parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
@@ -70,7 +84,10 @@ SUBCOMMANDS = {
                  "Find usernames in home directories and recent accounting; a user seen for the first time "
                  "with no data, or a purged user who opted back in, gets a targeted backfill that later "
                  "polls work off within the rate limit.", _collector_options),
-    "tui": ("the interactive scoreboard (not yet)", NOT_YET, _no_options),
+    "tui": ("the scoreboard (for now the one-shot table: --backend ansi)",
+            "Ranks users of a cluster or ALL clusters (summed) for a window. This version prints the board once as "
+            "a table (--backend ansi) or JSON (--json); the interactive curses/Textual board comes with its own "
+            "issue.", _tui_options),
     "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
                "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
                "unless something FAILed.", _doctor_options),
@@ -141,23 +158,40 @@ def run_doctor(args, env, out, err):
     return doctor.run(doctor.settings_or_error(lambda: settings_from(args, env, need_cluster=False)), out)
 
 
+def run_tui(args, env, out, err):
+    import json
+    from sb import board
+    settings = config.load(args.config, env, {"root": args.root})
+    now = clock_from(args.now)()
+    from sb.rollup import to_metrics
+    users = {u: to_metrics(c) for u, c in board.load_window(settings.root, args.cluster, args.window, now).items()}
+    rows = board.ranked(users, args.metric, settings.min_jobs, args.user)
+    if args.json:
+        print(json.dumps(board.board_document(rows, args.cluster, args.window, args.metric, settings.min_jobs, now),
+                         indent=1), file=out)
+        return 0
+    if args.backend != "ansi" and out.isatty():
+        print("(the interactive board is not in this version yet; here is the table)", file=err)
+    title = "SLURM Scoreboard - {} - {} - by {} ({} user(s) with at least {} jobs)".format(
+        args.cluster, args.window, args.metric, len(rows), settings.min_jobs)
+    print(board.render_table(rows, title, args.limit, args.metric), file=out)
+    return 0
+
+
 def run_demo(args, env, out, err):
     from sb.demo import demo
     return demo(args.keep, out)
 
 
-def run_not_yet(args, env, out, err):
-    print("slurm-sb {}: {}".format(args.command, NOT_YET), file=err)
-    return 2
-
-
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
-            "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_not_yet,
+            "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_tui,
             "doctor": run_doctor}
 
 
 def main(argv=None, env=None, out=None, err=None):
     env = os.environ if env is None else env
+    if out is None:
+        tolerant_stdout()
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -176,7 +210,7 @@ def main(argv=None, env=None, out=None, err=None):
         return 0
     except OSError as problem:  # unreadable file, read-only or full root, a file where a directory should be
         where = problem.filename or ""
-        print("slurm-sb {}: error: {}{} — check the path and its permissions".format(
+        print("slurm-sb {}: error: {}{} - check the path and its permissions".format(
             args.command, where + ": " if where else "", problem.strerror or problem), file=err)
         return 1
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from sb.optout import OptOut
 from sb.pacing import Deferred, Pacer
 from sb.parse import is_valid_user, tres_value
 from sb.rollup import (Batch, add_into, daily_json, merge_days, month_totals, monthly_json, parse_daily,
-                       parse_monthly, parse_user, remove_user, user_json, zero)
+                       parse_monthly, parse_user, remove_user, user_json, window_totals, zero)
 from sb.seen import SeenMonth
 from sb.store import Busy, ClusterLock, ClusterPaths, Transaction, atomic_write, read_bytes, recover
 from sb.timeutil import (DAY, iso_utc, month_end, month_of_epoch, month_start, next_month,
@@ -187,7 +187,7 @@ class Collector:
     def _sacct_failed(self, err):
         if not self.dry_run:
             self.pacer.failed()
-        self.warn("{}: {} — nothing was committed for that window; the next run retries it".format(
+        self.warn("{}: {} - nothing was committed for that window; the next run retries it".format(
             self.s.cluster, err))
         return 1
 
@@ -506,7 +506,7 @@ class Collector:
         counts = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.counts.items()))
         lines = ["{} window {}: {}".format(iso_utc(self.clock()), label, counts)]
         lines += ["    " + example for example in report.examples]
-        log = (read_bytes(self.paths.log) or b"") + ("\n".join(lines) + "\n").encode("utf-8")
+        log = (read_bytes(self.paths.log) or b"") + ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
         if len(log) > PROBLEM_LOG_LIMIT:  # keep the newest half, from a line start
             tail = log[-PROBLEM_LOG_LIMIT // 2:]
             log = tail[tail.find(b"\n") + 1:]
@@ -594,22 +594,10 @@ class Collector:
         now = self.clock()
         today = int(now) // DAY
         for window, filename, days in WINDOWS:
-            totals = self._all_user_totals() if days is None else self._window_totals(today - days + 1, today)
+            totals = (self._all_user_totals() if days is None else
+                      window_totals(self._load_daily, today - days + 1, today))
             data = board_json(window, self.s.cluster, self.s.min_jobs, rank(totals, self.s.min_jobs), now)
             atomic_write(self.paths.board(filename), data)
-
-    def _window_totals(self, first_day, last_day):
-        """{user: counters} of jobs whose End falls on UTC days first_day..last_day."""
-        totals = {}
-        month = month_of_epoch(first_day * DAY)
-        while month <= month_of_epoch(last_day * DAY):
-            month_first_day = month_start(month) // DAY
-            for label, users in self._load_daily(month).items():
-                if first_day <= month_first_day + int(label) - 1 <= last_day:
-                    for user, counters in users.items():
-                        add_into(totals.setdefault(user, zero()), counters)
-            month = next_month(month)
-        return totals
 
     def _all_user_totals(self):
         return {user: self._load_user(user) for user in self._users_on_disk()}

@@ -1,4 +1,5 @@
 """Interpreter and vendoring shims, kept in one place so the rest reads as plain Python 3.6."""
+import io
 import sys
 
 try:  # inside the built pyz, vendored packages live under sb._vendor
@@ -7,3 +8,13 @@ except ImportError:  # from a source checkout, vendor/ is on sys.path (pyproject
     import yaml  # noqa: F401
 
 PY_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
+
+
+def tolerant_stdout():
+    """Python 3.6 in the C locale (cron's) writes ASCII and raises on anything else (3.7+ coerces to UTF-8):
+    make stdout replace what it cannot encode rather than crash a run over a non-ASCII path."""
+    stream = sys.stdout
+    if getattr(stream, "errors", "") == "strict" and (stream.encoding or "").lower().replace("-", "") != "utf8":
+        encoding = stream.encoding
+        sys.stdout = io.TextIOWrapper(stream.detach(), encoding=encoding, errors="backslashreplace",
+                                      line_buffering=True)

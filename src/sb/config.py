@@ -22,7 +22,7 @@ def _number(low, integer=False, high=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and value != int(value)):
             raise ValueError("a whole number" if integer else "a number")
         if value < low or (high is not None and value >= high):
-            raise ValueError("a number ≥ {}{}".format(low, "" if high is None else " and < {}".format(high)))
+            raise ValueError("a number >= {}{}".format(low, "" if high is None else " and < {}".format(high)))
         return int(value) if integer else value
     return check
 

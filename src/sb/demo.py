@@ -42,7 +42,7 @@ def demo(keep, out):
             Collector(settings, out=quiet, err=lambda text: print(text, file=out)).replay(path)
             os.unlink(path)
         users = load_alltime(root)
-        print(render_table(ranked(users), "SLURM Scoreboard demo — all time, clusters: {} (by CPU-hours)".format(
+        print(render_table(ranked(users), "SLURM Scoreboard demo - all time, clusters: {} (by CPU-hours)".format(
             ", ".join(DEMO_CLUSTERS))), file=out)
         if keep:
             print("\ndata kept in {}".format(root), file=out)

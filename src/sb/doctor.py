@@ -29,7 +29,7 @@ def run(settings_or_error, out):
     checks = list(all_checks(settings_or_error))
     for check in checks:
         line = "{:<4}  {:<11} {}".format(check.status, check.name, check.message)
-        print(line + (" — " + check.fix if check.fix else ""), file=out)
+        print(line + (" - " + check.fix if check.fix else ""), file=out)
     failed = sum(c.status == "FAIL" for c in checks)
     warned = sum(c.status == "WARN" for c in checks)
     print("{} check(s): {} failed, {} warned".format(len(checks), failed, warned), file=out)

@@ -7,7 +7,7 @@ only when writing files.
 import json
 import math
 
-from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start
+from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start, next_month
 
 # Counter columns (integers) and the spec metric each one becomes when divided by its scale.
 COLUMNS = ("jobs", "gpu_jobs", "failed_jobs", "elapsed_s", "cpu_s", "gpu_elapsed_s", "gpu_s",
@@ -119,6 +119,21 @@ def remove_user(daily, month, user, first_day=None, last_day=None):
             if not daily[label]:
                 del daily[label]
     return removed
+
+
+def window_totals(load_daily, first_day, last_day, totals=None):
+    """{user: counters} of jobs whose End falls on UTC days first_day..last_day, from the daily rollups
+    of the months they span (`load_daily(month)` -> that month's daily mapping)."""
+    totals = {} if totals is None else totals
+    month = day_month(first_day)
+    while month <= day_month(last_day):
+        before_first = month_start(month) // DAY - 1
+        for label, users in load_daily(month).items():
+            if first_day <= before_first + int(label) <= last_day:
+                for user, counters in users.items():
+                    add_into(totals.setdefault(user, zero()), counters)
+        month = next_month(month)
+    return totals
 
 
 def month_totals(daily):

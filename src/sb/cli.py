@@ -9,12 +9,18 @@ from sb.compat import PY_VERSION, tolerant_stdout
 
 
 
-def _collector_options(parser):
+def _settings_options(parser, cluster=True):
+    """--root, --cluster, --config and -o KEY=VALUE: where settings come from on the command line."""
     parser.add_argument("--root", help="shared data directory (default: config 'root')")
-    parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
+    if cluster:
+        parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
     parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config key for this run, e.g. -o rate_limit_per_min=0")
+
+
+def _collector_options(parser):
+    _settings_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show each sacct command and window")
     parser.add_argument("--dry-run", action="store_true", help="print the sacct commands; run and write nothing")
     parser.add_argument("--now", help=argparse.SUPPRESS)  # replays and tests: pretend the clock reads this
@@ -44,8 +50,7 @@ def _tui_options(parser):
     from sb.rollup import METRICS
     parser.add_argument("--backend", choices=("curses", "textual", "ansi"), default="curses",
                         help="display (this version: every backend prints the ansi table)")
-    parser.add_argument("--root", help="shared data directory (default: config 'root')")
-    parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
+    _settings_options(parser, cluster=False)
     parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed across clusters; default)")
     parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
     parser.add_argument("--metric", choices=METRICS, default="clock_hours", help="the skill that decides the rank")
@@ -55,12 +60,6 @@ def _tui_options(parser):
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
 
-def _doctor_options(parser):
-    parser.add_argument("--root", help="shared data directory (default: config 'root')")
-    parser.add_argument("--cluster", help="cluster name as sacct -M knows it (default: config 'cluster')")
-    parser.add_argument("--config", help="config file (default: $SLURM_SB_CONFIG or " + config.DEFAULT_CONFIG + ")")
-    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="set any config key for this run")
 
 
 # name: (one-line help, description, options); the runner of each is in COMMANDS below.
@@ -90,7 +89,7 @@ SUBCOMMANDS = {
             "issue.", _tui_options),
     "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
                "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
-               "unless something FAILed.", _doctor_options),
+               "unless something FAILed.", _settings_options),
 }
 
 
@@ -106,7 +105,7 @@ def build_parser():
 
 
 def settings_from(args, env, need_cluster=True):
-    flags = {"root": args.root, "cluster": args.cluster}
+    flags = {"root": args.root, "cluster": None if args.command == "tui" else args.cluster}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:
@@ -161,7 +160,7 @@ def run_doctor(args, env, out, err):
 def run_tui(args, env, out, err):
     import json
     from sb import board
-    settings = config.load(args.config, env, {"root": args.root})
+    settings = settings_from(args, env, need_cluster=False)
     now = clock_from(args.now)()
     from sb.rollup import to_metrics
     users = {u: to_metrics(c) for u, c in board.load_window(settings.root, args.cluster, args.window, now).items()}

@@ -114,3 +114,19 @@ def test_a_failing_squeue_only_warns(sandbox, monkeypatch):
     code, out, err = sandbox.run("poll", now=NOW, options=OPTS)
     assert code == 0 and "live activity not updated: squeue exited 1: squeue: error: Unable to contact" in err
     assert_same_totals(sandbox.monthly(), {"2024-01": EXPECTED["monthly"]["2024-01"]})  # the tick's work is done
+
+
+def test_a_queued_user_who_opts_out_meanwhile_is_dropped_unread(sandbox, tmp_path):
+    sandbox.use_db(os.path.join(GOLDEN, "hammer.db"))
+    optout(sandbox, ["dave"])
+    sandbox.run("backfill", now=NOW, options=OPTS)
+    optout(sandbox, [])
+    opts = OPTS + ("home_roots=" + home_roots(tmp_path, []),)
+    sandbox.run("discover", now=NOW, options=opts)
+    assert [e["user"] for e in sandbox.cursor()["backfill_queue"]] == ["dave"]
+    optout(sandbox, ["dave"])
+    before = len(sandbox.sacct_calls())
+    assert sandbox.run("poll", now=NOW, options=opts)[0] == 0
+    assert sandbox.cursor()["backfill_queue"] == []
+    assert not any("-u" in c["argv"] for c in sandbox.sacct_calls()[before:])
+    assert "dave" not in sandbox.alltime()

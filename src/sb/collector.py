@@ -333,9 +333,8 @@ class Collector:
                     if entry["next_month"] > entry["until"]:
                         cursor["backfill_queue"].remove(entry)
 
-            if self.optout(user):
-                advance(self.cursor, month_end(entry["until"]))  # opted out meanwhile: drop the entry
-                entry["next_month"] = next_month(entry["until"])
+            if self.optout(user):  # opted out since discover queued them: nothing of theirs is read
+                queue.remove(entry)
                 self._commit_cursor_only(None, 0)
                 continue
             self._user_month(month, user, set(self._load_purged().get(user, ())), advance)

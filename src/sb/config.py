@@ -2,7 +2,7 @@
 import os
 import re
 
-from sb.compat import yaml
+from sb import compat
 from sb.jobs import DEFAULT_FAILURE_STATES
 from sb.timeutil import normalize_month, parse_when
 
@@ -137,6 +137,7 @@ def _read_file(path, explicit):
         if explicit:
             raise ConfigError("{}: no such config file".format(path))
         return {}
+    yaml = compat.yaml()
     try:
         with open(path) as handle:
             doc = yaml.safe_load(handle)
@@ -158,6 +159,7 @@ def scalar(key, raw):
     it is for string settings, so `sacct=true` or `root=2024` stay strings."""
     if key in KEYS and isinstance(KEYS[key][0], str):
         return raw
+    yaml = compat.yaml()
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:

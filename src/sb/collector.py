@@ -273,13 +273,22 @@ class Collector:
                                  "rank only you; nothing was collected. Run `slurm-sb doctor` for what to do")
 
     def _other_users_this_week(self):
+        return self._accounting_users(7) - {sacct_mod.whoami()}
+
+    def _accounting_users(self, days):
+        """Usernames of the jobs that ran here in the last `days` days (one rate-limited sacct call)."""
         now = int(self.clock())
-        argv = [self.s.sacct, "-a", "-X", "-n", "-P", "-M", self.s.cluster, "-o", "User",
-                "-S", sacct_time(now - 7 * DAY), "-E", sacct_time(now)]
+        argv = sacct_mod.users_command(self.s.sacct, self.s.cluster, now - days * DAY, now)
+        self._show(argv)
+        if self.dry_run:
+            return set()
         self.pacer.before_call()
         with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
-            users = discover_mod.accounting_users(lines, set())
-        return users - {sacct_mod.whoami()}
+            return discover_mod.accounting_users(lines, ())
+
+    def _show(self, argv):
+        if self.verbose or self.dry_run:
+            self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
 
     # ---- discover and its queue -----------------------------------------------------------------
 
@@ -287,19 +296,9 @@ class Collector:
         """Queue a targeted backfill for users seen for the first time without data (and purged users
         who opted back in); `poll` works the queue off within the rate limit."""
         now = int(self.clock())
-        self._prepare_fields()
-        lines = []
-        argv = [self.s.sacct, "-a", "-X", "-n", "-P", "-M", self.s.cluster, "-o", "User",
-                "-S", sacct_time(now - self.s.discover_days * DAY), "-E", sacct_time(now)]
-        if self.verbose or self.dry_run:
-            self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
-        if not self.dry_run:
-            self.pacer.before_call()
-            with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as output:
-                lines = list(output)
         exclude = set(self.s.exclude_users)
         candidates = (discover_mod.home_users(self.s.home_roots, self.s.uid_min, self.s.uid_max, exclude)
-                      | discover_mod.accounting_users(lines, exclude))
+                      | (self._accounting_users(self.s.discover_days) - exclude))
         known = set(self._load_json(self.paths.known_users, []))
         purged = self._load_purged()
         queued = {entry["user"] for entry in self.cursor.get("backfill_queue", [])}
@@ -437,8 +436,7 @@ class Collector:
 
     def _read(self, start, end, intake, user):
         argv = sacct_mod.command(self.s.sacct, self.s.cluster, start, end, self.fields, user)
-        if self.verbose or self.dry_run:
-            self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
+        self._show(argv)
         if self.dry_run:
             return
         self.pacer.before_call()
@@ -696,10 +694,7 @@ def _guard(parse, data, path):
 
 
 def _parse_json(data, path):
-    try:
-        return json.loads(data.decode())
-    except ValueError as err:
-        raise CollectorError("{} is not valid JSON ({}); restore it from backup".format(path, err))
+    return _guard(lambda text, _: json.loads(text.decode()), data, path)
 
 
 def _cursor_json(cursor):

@@ -11,8 +11,8 @@ import time
 from typing import NamedTuple
 
 from sb import config
-from sb.sacct import END_STATES, SacctError, choose_fields, dbd_config, hides_jobs, run_command, whoami
-from sb.timeutil import sacct_time
+from sb.discover import accounting_users
+from sb.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
 
 SKEW_WARN_SEC = 120
 
@@ -79,10 +79,6 @@ def terminal_check():
 
 # ---- SLURM ---------------------------------------------------------------------------------------
 
-def _first_line(text):
-    return next((l.strip() for l in text.splitlines() if l.strip()), "no message")[:200]
-
-
 def sacct_checks(settings):
     sacct = settings.sacct
     version = run_command([sacct, "--version"])
@@ -90,22 +86,21 @@ def sacct_checks(settings):
         yield Check("FAIL", "sacct", "{!r} not found on PATH".format(sacct),
                     "load the SLURM module or set 'sacct' in the config to its full path")
         return
-    yield Check("OK", "sacct", "{} ({})".format(_first_line(version[1]), shutil.which(sacct) or sacct))
+    yield Check("OK", "sacct", "{} ({})".format(first_error(version[1]), shutil.which(sacct) or sacct))
     squeue = run_command([settings.squeue, "--version"])
-    yield (Check("OK", "squeue", _first_line(squeue[1])) if squeue else
+    yield (Check("OK", "squeue", first_error(squeue[1])) if squeue else
            Check("WARN", "squeue", "{!r} not found".format(settings.squeue), "live activity (the 'now' column) stays empty"))
     yield fields_check(sacct)
     if not settings.cluster:
         yield Check("FAIL", "cluster", "no cluster configured", "set 'cluster:' in the config or pass --cluster")
         return
     now = int(time.time())
-    listed = run_command([sacct, "-a", "-X", "-n", "-P", "-M", settings.cluster, "-o", "User", "-s", END_STATES,
-                       "-S", sacct_time(now - 7 * 86400), "-E", sacct_time(now)])
+    listed = run_command(users_command(sacct, settings.cluster, now - 7 * 86400, now))
     if listed[0] != 0:
-        yield Check("FAIL", "accounting", "sacct cannot read accounting: {}".format(_first_line(listed[2])),
+        yield Check("FAIL", "accounting", "sacct cannot read accounting: {}".format(first_error(listed[2])),
                     "is slurmdbd up? try again later, or ask the admins")
         return
-    users = {l.strip().lower() for l in listed[1].splitlines() if l.strip()}
+    users = accounting_users(listed[1].splitlines(), ())
     yield Check("OK", "accounting", "{} job(s) by {} user(s) ended on {} in the last 7 days".format(
         len(listed[1].splitlines()), len(users), settings.cluster))
     dbd = dbd_config(sacct)

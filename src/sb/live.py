@@ -6,6 +6,7 @@ import json
 import subprocess
 
 from sb.parse import BadField, gpu_count, normalize_user
+from sb.sacct import first_error
 from sb.timeutil import iso_utc
 
 # user | compact state | CPUs | allocated (running) or requested (pending) TRES, e.g. cpu=4,gres/gpu=2
@@ -26,8 +27,7 @@ def snapshot(squeue, timeout=60):
     except subprocess.TimeoutExpired:
         raise LiveError("squeue timed out after {} s".format(timeout))
     if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["no message"])[0]
-        raise LiveError("squeue exited {}: {}".format(done.returncode, first[:200]))
+        raise LiveError("squeue exited {}: {}".format(done.returncode, first_error(done.stderr)))
     return done.stdout.splitlines()
 
 

@@ -43,7 +43,7 @@ def known_fields(sacct, timeout=60):
     except subprocess.TimeoutExpired:
         raise SacctError("sacct --helpformat timed out after {} s".format(timeout))
     if done.returncode != 0:
-        raise SacctError("sacct --helpformat failed: {}".format(_first_error(done.stderr)))
+        raise SacctError("sacct --helpformat failed: {}".format(first_error(done.stderr)))
     return set(done.stdout.split())
 
 
@@ -67,6 +67,13 @@ def command(sacct, cluster, start, end, fields, user=None):
     if user:
         argv += ["-u", user]
     return argv
+
+
+def users_command(sacct, cluster, start, end):
+    """The sacct argv listing the user of every job (allocation lines only) that ended in [start, end]:
+    the jobs the collector counts, so visibility checks and discover see what polls will see."""
+    return [sacct, "-a", "-X", "-n", "-P", "-M", cluster, "-o", "User", "-s", END_STATES,
+            "-S", sacct_time(start), "-E", sacct_time(end)]
 
 
 @contextmanager
@@ -101,10 +108,11 @@ def stream(argv, timeout):
         if status != 0:
             errors.seek(0)
             text = errors.read().decode("utf-8", "replace")
-            raise SacctError("sacct exited {}: {}".format(status, _first_error(text)), TOO_WIDE in text)
+            raise SacctError("sacct exited {}: {}".format(status, first_error(text)), TOO_WIDE in text)
 
 
-def _first_error(text):
+def first_error(text):
+    """The line of a command's stderr worth showing: the first that says error, else the first."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     chosen = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "no message")
     return chosen[:300]

@@ -117,6 +117,29 @@ def test_alltime_board_ranks_every_metric_like_the_oracle(sandbox, min_jobs):
         assert [(r["rank"], r["user"]) for r in rows] == [(n, u) for n, u, _ in expected]
 
 
+
+def test_board_file_table_has_every_user_and_the_boards_only_the_top(sandbox):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox, options=("rate_limit_per_min=0", START, "min_jobs=5", "board_top=1"))
+    board = sandbox.board("alltime")
+    totals = oracle.alltime_totals(oracle.load_rows(GOLDEN_DB))
+    for metric, rows in board["boards"].items():
+        assert [r["user"] for r in rows] == [u for _, u, _ in oracle.ranks(totals, metric, min_jobs=5)][:1]
+    columns = board["table"]["columns"]
+    scale = {"elapsed_hours": 3600, "clock_hours": 3600, "gpu_elapsed_hours": 3600, "gpu_clock_hours": 3600,
+             "sum_req_mem_mb": 1024, "sum_avg_mem_mb": 1024, "sum_max_mem_mb": 1024}
+    names = {"elapsed_s": "elapsed_hours", "cpu_s": "clock_hours", "gpu_elapsed_s": "gpu_elapsed_hours",
+             "gpu_s": "gpu_clock_hours", "req_mem_kib": "sum_req_mem_mb", "avg_mem_kib": "sum_avg_mem_mb",
+             "max_mem_kib": "sum_max_mem_mb"}
+    table = {row[0]: dict(zip(columns[1:], row[1:])) for row in board["table"]["rows"]}
+    assert sorted(table) == sorted(totals)          # everyone with a job, below min_jobs too
+    for user, counters in table.items():
+        for column, value in counters.items():
+            metric = names.get(column, column)
+            assert isinstance(value, int)
+            assert value / scale.get(metric, 1) == pytest.approx(totals[user][metric]), (user, column)
+
+
 HEADER = "JobID|JobIDRaw|User|Account|Partition|State|ElapsedRaw|AllocCPUS|NNodes|ReqMem|ReqTRES|AllocTRES|" \
          "MaxRSS|AveRSS|TotalCPU|Submit|Start|End|TRESUsageInMax|TRESUsageInAve|JobName"
 T0 = 1712750400  # 2024-04-10T12:00:00Z

@@ -13,7 +13,7 @@ from sb import discover as discover_mod
 from sb import live as live_mod
 from sb import sacct as sacct_mod
 from sb.jobs import FIELDS, MEMORY_FALLBACK, LineReport, fold_jobs
-from sb.leaderboard import WINDOWS, board_json, rank
+from sb.leaderboard import WINDOWS, board_json
 from sb.optout import OptOut
 from sb.pacing import Deferred, Pacer
 from sb.parse import is_valid_user, tres_value
@@ -593,7 +593,7 @@ class Collector:
         for window, filename, days in WINDOWS:
             totals = (self._all_user_totals() if days is None else
                       window_totals(self._load_daily, today - days + 1, today))
-            data = board_json(window, self.s.cluster, self.s.min_jobs, rank(totals, self.s.min_jobs), now)
+            data = board_json(window, self.s.cluster, self.s.min_jobs, totals, now, self.s.board_top)
             atomic_write(self.paths.board(filename), data)
 
     def _all_user_totals(self):

@@ -52,21 +52,51 @@ def tui(root, *args):
     return out.getvalue()
 
 
+def xp_value(text):
+    """'12.3k' → 12300.0: read a humanized cell back (three significant digits)."""
+    factor = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(text[-1], 1)
+    return float(text.rstrip("kMGT")) * factor
+
+
+def table_rows(text):
+    """(rank, user, first skill's XP) of each printed row: the lines between the header and the bottom."""
+    lines = text.splitlines()
+    rows = []
+    for line in lines[5:-1]:
+        cells = line.strip("┃|").replace("♛", " ").replace("*", " ").split()
+        rows.append((int(cells[0].replace(",", "")), cells[1], cells[3]))
+    return lines, rows
+
+
 @pytest.mark.parametrize("cluster", ["ALL", "hammer", "negishi"])
 @pytest.mark.parametrize("window", ["alltime", "30d", "365d"])
 def test_ansi_table_ranks_match_the_oracle(root, cluster, window):
-    text = tui(root, "--backend", "ansi", "--cluster", cluster, "--window", window, "--metric", "gpu_clock_hours")
-    lines = text.splitlines()
-    assert lines[0].startswith("SLURM Scoreboard - {} - {} - by gpu_clock_hours".format(cluster, window))
-    assert lines[1].split()[:3] == ["#", "User", "GPU-h"]      # the ranking skill comes first
-    rows = [l.split() for l in lines[3:]]
+    text = tui(root, "--backend", "ansi", "--cluster", cluster, "--window", window, "--sort", "gpu_clock_hours")
+    lines, rows = table_rows(text)
+    assert "ranked by GPU hours" in lines[1] and cluster in lines[1]
+    assert lines[4].split()[1:4] == ["Rank", "User", "Total"]
     want = expected(["hammer", "negishi"] if cluster == "ALL" else [cluster], window, "gpu_clock_hours")
-    assert [(int(r[0]), r[1]) for r in rows] == [(n, u) for n, (u, _) in enumerate(want, 1)]
-    assert [float(r[2].replace(",", "")) for r in rows] == [round(v, 1) for _, v in want]
+    assert [(n, u) for n, u, _ in rows] == [(n, u) for n, (u, _) in enumerate(want, 1)]
+    assert " of {} ".format(len(want)) in lines[-1]
+    cpu = dict(expected(["hammer", "negishi"] if cluster == "ALL" else [cluster], window, "clock_hours"))
+    for _, user, cell in rows:      # the CPU-h column, to its three significant digits
+        assert xp_value(cell) == pytest.approx(cpu[user], rel=0.006, abs=0.006), user
+
+
+def test_ansi_limit_and_ascii_when_the_output_cannot_encode_box_drawing(root):
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    assert cli.main(["tui", "--root", root, "--now", NOW, "--limit", "5"], out=out, err=io.StringIO()) == 0
+    out.seek(0)
+    text = out.read()
+    lines, rows = table_rows(text)
+    assert len(rows) == 5 and lines[0].startswith("+== * SLURM Scoreboard * ==")
+    assert " 1-5 of {} ".format(len(expected(["hammer", "negishi"], "alltime", "clock_hours"))) in lines[-1]
+    assert "\x1b" not in text          # not a terminal: no escapes
 
 
 def test_json_has_every_metric_and_the_same_ranks(root):
     doc = json.loads(tui(root, "--json", "--window", "365d", "--metric", "jobs"))
+    assert doc["rows"][0]["total_level"] >= 10
     assert (doc["cluster"], doc["window"], doc["metric"], doc["min_jobs"]) == ("ALL", "365d", "jobs", 3)
     want = expected(["hammer", "negishi"], "365d", "jobs")
     assert [(r["rank"], r["user"], r["jobs"]) for r in doc["rows"]] == [(n, u, v) for n, (u, v) in enumerate(want, 1)]

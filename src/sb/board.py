@@ -1,94 +1,170 @@
-"""Stage 6, stored totals → text: one window's per-user totals for a cluster or ALL (summed), ranked and laid
-out as a plain table or JSON.
-
-The full-screen board (curses, Textual) builds on these in its own issue; this is the one-shot output for
-pipes, cron mail and `tui --backend ansi`.
-"""
+"""Stage 6, leaderboard files → board rows: every user's counters for a window of one cluster or ALL (summed
+per user), filtered and ranked on any column; a refresh re-reads only the files whose mtime changed."""
+import collections
 import fnmatch
 import glob
 import json
 import os
 
 from sb.leaderboard import WINDOWS
-from sb.rollup import COUNT_METRICS, METRICS, add_into, from_metrics, parse_daily, to_metrics, window_totals, zero
-from sb.timeutil import DAY, iso_utc
+from sb.optout import read_optout_file
+from sb.rollup import COLUMNS, WIDTH, to_metrics
+from sb.skills import COLUMN_OF
+from sb.store import ClusterPaths
+from sb.timeutil import iso_utc
 
-COLUMNS = (("clock_hours", "CPU-h"), ("elapsed_hours", "Elapsed-h"), ("gpu_clock_hours", "GPU-h"),
-           ("jobs", "Jobs"), ("failed_jobs", "Fails"), ("sum_max_mem_mb", "MaxRSS-MB"))
-WINDOW_DAYS = {name: days for name, _, days in WINDOWS}
-
-
-def clusters_in(root, cluster="ALL"):
-    if cluster != "ALL":
-        return [cluster]
-    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(root, "clusters", "*", "agg")))
+WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)
+WINDOW_FILES = {name: filename for name, filename, _ in WINDOWS}
+ALL = "ALL"
 
 
-def load_window(root, cluster="ALL", window="alltime", now=None):
-    """{user: counters} for the window, summed over the chosen cluster(s).
+class Scores:
+    """The shared root as the board sees it; every file is parsed once and kept until its mtime changes.
 
-    All time comes from the per-user files; 30d/365d from the daily rollups, exact to the UTC day, so users
-    below min_jobs on each cluster still add up for ALL."""
+    A file that cannot be read is not fatal: its cluster shows no rows and `problems` says why."""
+
+    def __init__(self, root):
+        self.root = root
+        self.problems = {}  # path → one line saying what is wrong with it and what to do
+        self._files = {}    # path → ((mtime_ns, size), parsed value or None when absent or bad)
+        self._merged = {}   # (clusters, window) → (stamps it was made from, {user: counters})
+        self.generation = 0  # goes up whenever a file is (re)read or found changed: cached rankings are old
+        self.clusters = self._find_clusters()
+
+    def _find_clusters(self):
+        pattern = os.path.join(self.root, "clusters", "*", "agg", "leaderboards")
+        return sorted(os.path.basename(os.path.dirname(os.path.dirname(p))) for p in glob.glob(pattern))
+
+    def refresh(self):
+        """Stat every file read so far (and look for new clusters); True when anything changed."""
+        clusters = self._find_clusters()
+        changed = clusters != self.clusters
+        self.clusters = clusters
+        for path, (stamp, _) in list(self._files.items()):
+            if _stamp(path) != stamp:
+                del self._files[path]
+                changed = True
+        if changed:
+            self.generation += 1
+        return changed
+
+    def _read(self, path, parse):
+        stamp = _stamp(path)
+        cached = self._files.get(path)
+        if cached is None or cached[0] != stamp:
+            self.problems.pop(path, None)
+            self.generation += 1
+            value = None
+            if stamp is not None:
+                try:
+                    value = parse(path)
+                except ValueError as problem:
+                    self.problems[path] = str(problem)
+            cached = self._files[path] = (stamp, value)
+        return cached[1]
+
+    def _board(self, cluster, window):
+        path = os.path.join(ClusterPaths(self.root, cluster).boards_dir, WINDOW_FILES[window] + ".json")
+        return path, self._read(path, _parse_board)
+
+    def table(self, clusters, window):
+        """{user: counters} of a window summed over these clusters (one cluster: its table as it is)."""
+        boards = [self._board(c, window) for c in clusters]
+        tables = [board.users if board else {} for _, board in boards]
+        if len(tables) == 1:
+            return tables[0]
+        stamps = [self._files[path][0] for path, _ in boards]
+        made = self._merged.get((tuple(clusters), window))
+        if made is None or made[0] != stamps:
+            made = self._merged[tuple(clusters), window] = (stamps, _sum_tables(tables))
+        return made[1]
+
+    def min_jobs(self, clusters, window):
+        """The collectors' own min_jobs (the strictest when clusters differ), 3 when no file says."""
+        values = [board.min_jobs for _, board in (self._board(c, window) for c in clusters) if board]
+        return max(values) if values else 3
+
+    def data_time(self, cluster, window):
+        """When the cluster's data was last brought up to date: its last successful poll, else (a replay,
+        a rebuild) when the window's leaderboard file was written; None when there is neither."""
+        cursor = self._read(ClusterPaths(self.root, cluster).cursor, _parse_json)
+        value = cursor.get("last_success") if isinstance(cursor, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        path, board = self._board(cluster, window)
+        stamp = self._files[path][0]
+        return stamp[0] / 1e9 if board and stamp else None
+
+    def opted_out(self):
+        return self._read(os.path.join(self.root, "config", "optout.txt"), read_optout_file) or set()
+
+
+Board = collections.namedtuple("Board", "min_jobs users")
+
+
+def _stamp(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _parse_json(path):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except OSError as err:
+        raise ValueError("{}: cannot read ({}); check its permissions".format(path, err.strerror))
+    except ValueError as err:
+        raise ValueError("{}: not valid JSON ({}); the next poll rewrites it".format(path, err))
+
+
+def _parse_board(path):
+    """A leaderboard file's min_jobs and table {user: counters}; anything else is a one-line error naming it."""
+    doc = _parse_json(path)
+    table = doc.get("table") if isinstance(doc, dict) else None
+    if not isinstance(table, dict) or table.get("columns") != ["user"] + list(COLUMNS):
+        raise ValueError("{}: no counter table of this version; run `slurm-sb rebuild --cluster NAME` with this "
+                         "version to rewrite it".format(path))
+    rows = table.get("rows")
+    if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) != WIDTH + 1 for r in rows) or \
+            {type(v) for r in rows for v in r[1:]} - {int}:
+        raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
+    min_jobs = doc.get("min_jobs")
+    return Board(min_jobs if type(min_jobs) is int else 3, {row[0]: row[1:] for row in rows})
+
+
+def _sum_tables(tables):
     merged = {}
-    for name in clusters_in(root, cluster):
-        agg = os.path.join(root, "clusters", name, "agg")
-        if WINDOW_DAYS[window] is None:
-            for path in sorted(glob.glob(os.path.join(agg, "users", "*.json"))):
-                with open(path, encoding="utf-8") as handle:
-                    doc = json.load(handle)
-                entry = doc["clusters"][name]
-                add_into(merged.setdefault(doc["username"], zero()),
-                         from_metrics(dict(entry["counts"], **entry["totals"]), path))
-        else:
-            today = int(now) // DAY
-            window_totals(lambda month: _daily(agg, month), today - WINDOW_DAYS[window] + 1, today, merged)
+    for table in tables:
+        for user, counters in table.items():
+            total = merged.get(user)
+            merged[user] = list(counters) if total is None else [a + b for a, b in zip(total, counters)]
     return merged
 
 
-def load_alltime(root, cluster="ALL"):
-    """{user: {metric: value}} of all time (kept for the demo)."""
-    return {user: to_metrics(c) for user, c in load_window(root, cluster).items()}
-
-
-def _daily(agg, month):
-    path = os.path.join(agg, "rollups", "daily", month + ".json")
-    try:
-        with open(path, "rb") as handle:
-            return parse_daily(handle.read(), path)
-    except FileNotFoundError:
-        return {}
-
-
-def ranked(users, metric="clock_hours", min_jobs=3, pattern=None):
-    """[(user, metrics)] highest `metric` first, ties by name; users below min_jobs (or not matching) left out."""
-    rows = [(u, m) for u, m in users.items()
-            if m["jobs"] >= min_jobs and (not pattern or fnmatch.fnmatchcase(u, pattern))]
-    rows.sort(key=lambda row: (-row[1][metric], row[0]))
+def ranking(table, key, min_jobs, exclude=(), pattern=None, minimum=None, level_of=None):
+    """[(user, counters)] best first on key: a metric (highest first), "level" (total level, via level_of)
+    or "user" (A to Z); ties by name. Left out: fewer than min_jobs jobs, excluded users, names not matching
+    the shell pattern, and rows below minimum = (metric, counter value)."""
+    rows = [(u, c) for u, c in table.items() if c[0] >= min_jobs and u not in exclude]
+    if pattern:
+        rows = [row for row in rows if fnmatch.fnmatchcase(row[0], pattern)]
+    if minimum:
+        column, floor = COLUMN_OF[minimum[0]], minimum[1]
+        rows = [row for row in rows if row[1][column] >= floor]
+    rows.sort()     # by name first: the sorts below are stable, so ties stay A to Z
+    if key == "level":
+        rows.sort(key=lambda row: level_of(row[1]), reverse=True)
+    elif key != "user":
+        column = COLUMN_OF[key]
+        rows.sort(key=lambda row: row[1][column], reverse=True)
     return rows
 
 
-def render_table(rows, title, limit=20, metric="clock_hours"):
-    """Rank, user and the main skills as an aligned text table; the ranking metric's column comes first."""
-    columns = sorted(COLUMNS, key=lambda c: c[0] != metric)
-    if metric not in dict(COLUMNS):
-        columns = [(metric, metric)] + columns
-    header = ["#", "User"] + [label for _, label in columns]
-    body = [[str(n), user] + [_fmt(metrics[key]) for key, _ in columns]
-            for n, (user, metrics) in enumerate(rows[:limit], 1)]
-    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
-    line = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([title, line(header), "-" * len(line(header))] + [line(r) for r in body])
-
-
-def board_document(rows, cluster, window, metric, min_jobs, now):
-    """The same ranking as JSON, for scripts."""
+def board_document(rows, cluster, window, metric, min_jobs, now, theme):
+    """The ranking [(rank, user, counters)] as JSON for scripts: every metric in its spec unit, and the total level."""
     return {"asof": iso_utc(now), "cluster": cluster, "window": window, "metric": metric, "min_jobs": min_jobs,
-            "rows": [dict(rank=n, user=user, **metrics) for n, (user, metrics) in enumerate(rows, 1)]}
-
-
-def _fmt(value):
-    return "{:,}".format(value) if isinstance(value, int) else "{:,.1f}".format(value)
-
-
-assert all(key in METRICS for key, _ in COLUMNS) and set(COUNT_METRICS) <= set(METRICS)
+            "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters), **to_metrics(counters))
+                     for n, user, counters in rows]}

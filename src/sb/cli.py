@@ -47,19 +47,23 @@ def _no_options(parser):
 
 
 def _tui_options(parser):
-    from sb.rollup import METRICS
+    from sb.skills import METRIC_NAMES
     parser.add_argument("--backend", choices=("curses", "textual", "ansi"), default="curses",
-                        help="display (this version: every backend prints the ansi table)")
+                        help="curses: the full-screen board (default); textual: the fancier one if textual is "
+                             "installed; ansi: print the table once (also when stdout is not a terminal)")
     _settings_options(parser, cluster=False)
-    parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed across clusters; default)")
+    parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed per user across clusters; default)")
     parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
-    parser.add_argument("--metric", choices=METRICS, default="clock_hours", help="the skill that decides the rank")
-    parser.add_argument("--user", metavar="PATTERN", help="only users matching this shell pattern")
-    parser.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    parser.add_argument("--metric", choices=METRIC_NAMES, default="clock_hours", help="the skill that decides the rank")
+    parser.add_argument("--sort", metavar="COL[:asc|desc]",
+                        help="sort column (overrides --metric): user, level or a metric; desc = best first")
+    parser.add_argument("--user", metavar="PATTERN", help="only users matching this shell pattern, e.g. 'a*'")
+    parser.add_argument("--refresh-sec", type=float, default=5.0, metavar="N",
+                        help="look for new data every N seconds (default 5)")
+    parser.add_argument("--no-color", action="store_true", help="monochrome (so does a non-empty NO_COLOR)")
+    parser.add_argument("--limit", type=int, help="rows to print (default: 50 in the table, all in JSON)")
     parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
     parser.add_argument("--now", help=argparse.SUPPRESS)
-
-
 
 
 # name: (one-line help, description, options); the runner of each is in COMMANDS below.
@@ -83,10 +87,10 @@ SUBCOMMANDS = {
                  "Find usernames in home directories and recent accounting; a user seen for the first time "
                  "with no data, or a purged user who opted back in, gets a targeted backfill that later "
                  "polls work off within the rate limit.", _collector_options),
-    "tui": ("the scoreboard (for now the one-shot table: --backend ansi)",
-            "Ranks users of a cluster or ALL clusters (summed) for a window. This version prints the board once as "
-            "a table (--backend ansi) or JSON (--json); the interactive curses/Textual board comes with its own "
-            "issue.", _tui_options),
+    "tui": ("the scoreboard: full-screen on a terminal, a table when piped (the default on a terminal)",
+            "Ranks the users of a cluster, or of ALL clusters summed per user, for a window, on every skill; "
+            "read-only, it never calls sacct. Keys: Tab column, s sort, m skill, w window, g cluster, / search, "
+            "f filter, r refresh, ? help, q quit.", _tui_options),
     "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
                "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
                "unless something FAILed.", _settings_options),
@@ -159,21 +163,39 @@ def run_doctor(args, env, out, err):
 
 def run_tui(args, env, out, err):
     import json
-    from sb import board
+    import locale
+    from sb import board, screen, tui
     settings = settings_from(args, env, need_cluster=False)
-    now = clock_from(args.now)()
-    from sb.rollup import to_metrics
-    users = {u: to_metrics(c) for u, c in board.load_window(settings.root, args.cluster, args.window, now).items()}
-    rows = board.ranked(users, args.metric, settings.min_jobs, args.user)
+    clock = clock_from(args.now)
+    session = tui.open_session(args, settings, env, clock)
+    color = screen.color_wanted(args.no_color, env)
     if args.json:
-        print(json.dumps(board.board_document(rows, args.cluster, args.window, args.metric, settings.min_jobs, now),
-                         indent=1), file=out)
-        return 0
-    if args.backend != "ansi" and out.isatty():
-        print("(the interactive board is not in this version yet; here is the table)", file=err)
-    title = "SLURM Scoreboard - {} - {} - by {} ({} user(s) with at least {} jobs)".format(
-        args.cluster, args.window, args.metric, len(rows), settings.min_jobs)
-    print(board.render_table(rows, title, args.limit, args.metric), file=out)
+        rows = session.rows()[:args.limit]
+        doc = board.board_document(rows, args.cluster, args.window, session.view.sort,
+                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
+        print(json.dumps(doc, indent=1), file=out)
+        return _report_problems(session, err)
+    backend = args.backend
+    interactive = out.isatty() and sys.stdin.isatty()
+    if backend != "ansi" and interactive and not screen.terminal_supported(env):
+        print("slurm-sb tui: TERM={!r} cannot drive the full-screen board; printing the table".format(
+            env.get("TERM", "")), file=err)
+        backend = "ansi"
+    if backend == "ansi" or not interactive:
+        encoding = getattr(out, "encoding", None) or locale.getpreferredencoding(False)
+        screen.print_board(session, out, args.limit or 50, color, screen.glyph_set(encoding), screen.terminal_width(out))
+        return _report_problems(session, err)
+    if backend == "textual":
+        if tui.textual_available():
+            from sb import textual_board
+            return textual_board.run(session, args.refresh_sec)
+        print("slurm-sb tui: textual needs Python 3.9+ and `pip install textual`; showing the curses board", file=err)
+    return screen.run_curses(session, args.refresh_sec, color)
+
+
+def _report_problems(session, err):
+    for problem in sorted(session.scores.problems.values()):
+        print("slurm-sb tui: warning: " + problem, file=err)
     return 0
 
 
@@ -195,8 +217,11 @@ def main(argv=None, env=None, out=None, err=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help(out)
-        return 0
+        if not (out.isatty() and sys.stdin.isatty()):
+            parser.print_help(out)
+            return 0
+        args = parser.parse_args(["tui"])   # on a terminal, no subcommand opens the board
+
     from sb.collector import CollectorError
     from sb.sacct import SacctError
     try:

@@ -3,9 +3,9 @@ import os
 import pkgutil
 import shutil
 import tempfile
+import time
 
 from sb import config
-from sb.board import load_alltime, ranked, render_table
 from sb.collector import Collector
 
 DEMO_CLUSTERS = ("hammer", "negishi")
@@ -22,6 +22,19 @@ def demo_data(cluster):
 def _source_fixture(cluster):
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(here, "..", "..", "fixtures", "demo", cluster + ".db")
+
+
+def show_board(root, out):
+    """The all-time board of both clusters, as `tui --backend ansi` prints it."""
+    import locale
+    from sb.board import Scores
+    from sb.screen import glyph_set, print_board, terminal_width
+    from sb.skills import load_theme
+    from sb.tui import Session
+    from sb.view import View
+    session = Session(Scores(root), load_theme(root), View(), time.time)
+    encoding = getattr(out, "encoding", None) or locale.getpreferredencoding(False)
+    print_board(session, out, 20, True, glyph_set(encoding), terminal_width(out))
 
 
 def demo(keep, out):
@@ -41,9 +54,7 @@ def demo(keep, out):
             quiet = lambda text: None  # noqa: E731
             Collector(settings, out=quiet, err=lambda text: print(text, file=out)).replay(path)
             os.unlink(path)
-        users = load_alltime(root)
-        print(render_table(ranked(users), "SLURM Scoreboard demo - all time, clusters: {} (by CPU-hours)".format(
-            ", ".join(DEMO_CLUSTERS))), file=out)
+        show_board(root, out)
         if keep:
             print("\ndata kept in {}".format(root), file=out)
         return 0

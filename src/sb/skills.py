@@ -1,0 +1,116 @@
+"""Board vocabulary: each metric as an OSRS "skill", its XP per unit, the real OSRS level curve, and humanized XP.
+
+The theme file (`<root>/ui/theme.json`) may set XP per unit of any skill, e.g. {"xp_per_unit": {"jobs": 50}}.
+"""
+import bisect
+import json
+import os
+
+from sb.rollup import COLUMNS, SCALES
+
+# metric, counter column, header label, long name, unit shown with XP, default XP per unit, memory?
+# A level-99 user has 13,034,431 XP: with these defaults that is ~1.3M CPU-hours, ~65k GPU-hours or
+# 130k jobs, a lifetime's heavy use on one cluster; everyday users land in the 40s-70s.
+SKILLS = (
+    ("clock_hours", "cpu_s", "CPU-h", "CPU hours", "CPU-h", 10.0, False),
+    ("elapsed_hours", "elapsed_s", "Elap-h", "elapsed hours", "h", 20.0, False),
+    ("gpu_clock_hours", "gpu_s", "GPU-h", "GPU hours", "GPU-h", 200.0, False),
+    ("gpu_elapsed_hours", "gpu_elapsed_s", "GPUel-h", "GPU elapsed hours", "h", 250.0, False),
+    ("jobs", "jobs", "Jobs", "jobs", "jobs", 100.0, False),
+    ("gpu_jobs", "gpu_jobs", "GPUjobs", "GPU jobs", "jobs", 1000.0, False),
+    ("failed_jobs", "failed_jobs", "Fails", "failed jobs", "jobs", 200.0, False),
+    ("sum_req_mem_mb", "req_mem_kib", "ReqMem", "requested memory", "B", 0.01, True),
+    ("sum_max_mem_mb", "max_mem_kib", "MaxRSS", "max RSS", "B", 0.02, True),
+    ("sum_avg_mem_mb", "avg_mem_kib", "AveRSS", "average RSS", "B", 0.02, True),
+)
+METRIC_NAMES = tuple(s[0] for s in SKILLS)
+LABELS = {s[0]: s[2] for s in SKILLS}
+LONG_NAMES = {s[0]: s[3] for s in SKILLS}
+UNITS = {s[0]: s[4] for s in SKILLS}
+DEFAULT_XP = {s[0]: s[5] for s in SKILLS}
+MEMORY = frozenset(s[0] for s in SKILLS if s[6])
+# where each skill's integer counter sits in a table row, and what it is divided by to get the metric
+COLUMN_OF = {s[0]: COLUMNS.index(s[1]) for s in SKILLS}
+SCALE_OF = {s[0]: SCALES[COLUMNS.index(s[1])] for s in SKILLS}
+MAX_LEVEL = 99
+
+
+def _xp_table():
+    """XP needed for levels 1..99 (index 0 is level 1): OSRS's floor(sum floor(l + 300 * 2^(l/7)) / 4)."""
+    table, points = [0], 0
+    for level in range(1, MAX_LEVEL):
+        points += int(level + 300 * 2 ** (level / 7.0))
+        table.append(points // 4)
+    return table
+
+
+XP_TABLE = _xp_table()
+
+
+def level(xp):
+    """The OSRS level (1..99) for this much XP."""
+    return min(bisect.bisect_right(XP_TABLE, xp), MAX_LEVEL)
+
+
+class Theme:
+    """XP per unit of each skill, from defaults and `ui/theme.json`."""
+
+    def __init__(self, xp_per_unit=None):
+        self.xp_per_unit = dict(DEFAULT_XP, **(xp_per_unit or {}))
+
+    def xp(self, metric, counters):
+        # multiply before dividing: 3,600,000 CPU-seconds at 10 XP/h must be 10,000 XP, not 9,999.99...
+        return int(counters[COLUMN_OF[metric]] * self.xp_per_unit[metric] / SCALE_OF[metric])
+
+    def level(self, metric, counters):
+        return level(self.xp(metric, counters))
+
+    def total_level(self, counters):
+        return sum(level(self.xp(m, counters)) for m in METRIC_NAMES)
+
+
+def load_theme(root):
+    """The theme under root, or the defaults when there is none; a bad file is a one-line error naming it."""
+    path = os.path.join(root, "ui", "theme.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except FileNotFoundError:
+        return Theme()
+    except ValueError as err:
+        raise ValueError("{}: not valid JSON ({}); fix or remove it".format(path, err))
+    rates = doc.get("xp_per_unit", {}) if isinstance(doc, dict) else None
+    if not isinstance(rates, dict):
+        raise ValueError("{}: expected {{\"xp_per_unit\": {{\"<metric>\": number}}}}".format(path))
+    for metric, rate in rates.items():
+        if metric not in DEFAULT_XP:
+            raise ValueError("{}: xp_per_unit has unknown skill {!r} (known: {})".format(
+                path, metric, ", ".join(METRIC_NAMES)))
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1e12:
+            raise ValueError("{}: xp_per_unit.{} is {!r}, expected a number >= 0".format(path, metric, rate))
+    return Theme(rates)
+
+
+def humanize(value, memory=False):
+    """Three significant digits and a suffix, at most 5 characters: 812, 96.7, 12.3k, 1.23M; memory (given
+    in MB) in binary units: 512M, 1.5G, 742T."""
+    if not value:
+        return "0"
+    step, suffixes = (1024.0, "MGTPE") if memory else (1000.0, " kMGTPE")
+    index = 0
+    while value >= 999.5 and index < len(suffixes) - 1:
+        value /= step
+        index += 1
+    text = "{:.0f}".format(value) if value >= 99.5 else "{:.1f}".format(value) if value >= 9.95 \
+        else "{:.2f}".format(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + suffixes[index].strip()
+
+
+def xp_text(metric, value):
+    """A value as XP with its unit for the detail line, spelled like the hiscores: '1.23e3 GPU-h'."""
+    if metric in MEMORY:
+        return humanize(value, memory=True) + "B"
+    mantissa, _, exponent = "{:.3g}".format(value).partition("e")
+    return "{}{} {}".format(mantissa, "e" + str(int(exponent)) if exponent else "", UNITS[metric])

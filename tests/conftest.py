@@ -149,3 +149,38 @@ def pyz(tmp_path_factory):
     subprocess.run([sys.executable, os.path.join(REPO, "build.py"), "--output", out], check=True,
                    stdout=subprocess.PIPE)
     return out
+
+
+DEMO = os.path.join(REPO, "fixtures", "demo")
+DEMO_NOW = "2026-11-01T00:00:00"      # the demo data ends just before this
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory):
+    """A shared root holding the two bundled example clusters, replayed as of DEMO_NOW (read-only in tests)."""
+    path = str(tmp_path_factory.mktemp("demo") / "root")
+    for cluster in ("hammer", "negishi"):
+        assert cli.main(["replay", "--root", path, "--cluster", cluster, "--now", DEMO_NOW, "-o", "squeue=true",
+                         os.path.join(DEMO, cluster + ".db")], out=io.StringIO(), err=io.StringIO()) == 0
+    return path
+
+
+def demo_ranking(clusters, window, metric, min_jobs=3, now=DEMO_NOW):
+    """[(user, value)] best first, computed by the oracle from the demo's sacct dumps (not from our files)."""
+    import calendar
+    import time
+    merged = {}
+    epoch = calendar.timegm(time.strptime(now, "%Y-%m-%dT%H:%M:%S"))
+    last = time.strftime("%Y-%m-%d", time.gmtime(epoch))
+    for cluster in clusters:
+        rows = oracle.load_rows(os.path.join(DEMO, cluster + ".db"))
+        if window == "alltime":
+            totals = oracle.alltime_totals(rows)
+        else:
+            first = time.strftime("%Y-%m-%d", time.gmtime(epoch - (int(window[:-1]) - 1) * 86400))
+            totals = oracle.window_totals(rows, first, last)
+        for user, metrics in totals.items():
+            total = merged.setdefault(user, dict.fromkeys(metrics, 0))
+            for key, value in metrics.items():
+                total[key] += value
+    return [(u, v) for _, u, v in oracle.ranks(merged, metric, min_jobs=min_jobs)]

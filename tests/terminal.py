@@ -21,8 +21,13 @@ class Terminal:
         self.stream = pyte.ByteStream(self.screen)
         self.raw = b""
         self.pid, self.fd = pty.fork()
+        if self.pid:
+            self._set_size(columns, lines)
         if self.pid == 0:  # the child: the program, on the pty
-            os.execvpe(argv[0], argv, dict(env or os.environ, COLUMNS=str(columns), LINES=str(lines)))
+            env = dict(env or os.environ)
+            for name in ("COLUMNS", "LINES"):   # curses would believe these over the pty's real size
+                env.pop(name, None)
+            os.execvpe(argv[0], argv, env)
         self._set_size(columns, lines)
         self.modes_before = None
         self.status = None

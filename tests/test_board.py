@@ -1,48 +1,26 @@
 """The one-shot board (`tui --backend ansi`, `--json`): ranks for a cluster or ALL, every window, vs the oracle."""
-import calendar
 import io
 import json
 import os
-import time
 
 import pytest
 
 import oracle
-from conftest import REPO
+from conftest import DEMO_NOW, demo_ranking
 from sb import cli
 
-DEMO = os.path.join(REPO, "fixtures", "demo")
-NOW = "2026-11-01T00:00:00"      # the demo data ends just before this
+NOW = DEMO_NOW
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("board") / "root")
-    for cluster in ("hammer", "negishi"):
-        assert cli.main(["replay", "--root", path, "--cluster", cluster, "--now", NOW, "-o", "squeue=true",
-                         os.path.join(DEMO, cluster + ".db")], out=io.StringIO(), err=io.StringIO()) == 0
-    return path
+def root(demo_root):
+    return demo_root
 
 
 def expected(clusters, window, metric, min_jobs=3, pattern=None):
-    merged = {}
-    now = calendar.timegm(time.strptime(NOW, "%Y-%m-%dT%H:%M:%S"))
-    last = time.strftime("%Y-%m-%d", time.gmtime(now))
-    for cluster in clusters:
-        rows = oracle.load_rows(os.path.join(DEMO, cluster + ".db"))
-        if window == "alltime":
-            totals = oracle.alltime_totals(rows)
-        else:
-            days = int(window[:-1])
-            first = time.strftime("%Y-%m-%d", time.gmtime(now - (days - 1) * 86400))
-            totals = oracle.window_totals(rows, first, last)
-        for user, metrics in totals.items():
-            total = merged.setdefault(user, dict.fromkeys(metrics, 0))
-            for key, value in metrics.items():
-                total[key] += value
-    ranked = oracle.ranks(merged, metric, min_jobs=min_jobs)
     import fnmatch
-    return [(u, v) for _, u, v in ranked if not pattern or fnmatch.fnmatchcase(u, pattern)]
+    return [(u, v) for u, v in demo_ranking(clusters, window, metric, min_jobs)
+            if not pattern or fnmatch.fnmatchcase(u, pattern)]
 
 
 def tui(root, *args):
@@ -108,3 +86,74 @@ def test_user_pattern_filters_without_reranking_the_rest(root):
     assert [r["user"] for r in doc["rows"]] == [u for u, _ in expected(["hammer", "negishi"], "alltime",
                                                                         "clock_hours", pattern="u001*")]
     assert doc["rows"] and all(r["user"].startswith("u001") for r in doc["rows"])
+
+
+def write_board(root, cluster, window_file, totals, min_jobs=3):
+    from sb.leaderboard import board_json
+    path = os.path.join(root, "clusters", cluster, "agg", "leaderboards")
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, window_file + ".json"), "wb") as handle:
+        handle.write(board_json(window_file, cluster, min_jobs, totals, 1700000000))
+    return os.path.join(path, window_file + ".json")
+
+
+def counters(jobs, cpu_hours=0):
+    return [jobs, 0, 0, 0, cpu_hours * 3600, 0, 0, 0, 0, 0]
+
+
+def test_all_sums_jobs_across_clusters_before_min_jobs_and_hides_opted_out_users(tmp_path):
+    from sb.board import Scores, eligible, ranking
+    root = str(tmp_path)
+    write_board(root, "hammer", "alltime", {"carol": counters(2, 5), "alice": counters(9, 1), "eve": counters(9, 99)})
+    write_board(root, "negishi", "alltime", {"carol": counters(2, 5)})
+    os.makedirs(os.path.join(root, "config"))
+    with open(os.path.join(root, "config", "optout.txt"), "w") as handle:
+        handle.write("eve  # asked on 2026-01-02\n")
+    scores = Scores(root)
+    assert scores.clusters == ["hammer", "negishi"]
+    for clusters, want in ((["hammer"], ["alice"]), (["negishi"], []), (["hammer", "negishi"], ["carol", "alice"])):
+        rows = ranking(eligible(scores.table(clusters, "alltime"), 3, scores.opted_out()), "clock_hours")
+        assert [user for user, _ in rows] == want, clusters
+    assert scores.table(["hammer", "negishi"], "alltime")["carol"] == counters(4, 10)
+
+
+def test_refresh_rereads_only_the_files_that_changed(tmp_path):
+    from sb.board import Scores
+    root = str(tmp_path)
+    hammer = write_board(root, "hammer", "alltime", {"alice": counters(5, 1)})
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    scores = Scores(root)
+    first_h, first_n = scores.table(["hammer"], "alltime"), scores.table(["negishi"], "alltime")
+    assert not scores.refresh()
+    assert scores.table(["hammer"], "alltime") is first_h        # nothing re-parsed
+    write_board(root, "hammer", "alltime", {"alice": counters(6, 1)})
+    os.utime(hammer, ns=(os.stat(hammer).st_mtime_ns + 10 ** 9,) * 2)   # a new mtime even on coarse clocks
+    assert scores.refresh()
+    assert scores.table(["hammer"], "alltime")["alice"][0] == 6
+    assert scores.table(["negishi"], "alltime") is first_n       # the unchanged cluster is not re-read
+
+
+@pytest.mark.parametrize("content, words", [(b"{half", "not valid JSON"),
+                                            (b'{"boards": {}}', "no counter table of this version"),
+                                            (b'{"table": {"columns": ["user", "jobs", "gpu_jobs", "failed_jobs", '
+                                             b'"elapsed_s", "cpu_s", "gpu_elapsed_s", "gpu_s", "req_mem_kib", '
+                                             b'"avg_mem_kib", "max_mem_kib"], "rows": [["a", "x"]]}}',
+                                             "damaged counter table")])
+def test_a_bad_board_file_is_reported_and_the_other_clusters_still_show(tmp_path, content, words):
+    root = str(tmp_path)
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    bad = write_board(root, "hammer", "alltime", {})
+    with open(bad, "wb") as handle:
+        handle.write(content)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["tui", "--root", root, "--json"], out=out, err=err) == 0
+    assert [r["user"] for r in json.loads(out.getvalue())["rows"]] == ["bob"]
+    assert err.getvalue().count("\n") == 1 and bad in err.getvalue() and words in err.getvalue()
+
+
+def test_unknown_cluster_and_bad_sort_are_one_line_errors(root):
+    for args, words in ((["--cluster", "nope"], "--cluster nope: no such cluster"),
+                        (["--sort", "cpu:up"], "--sort cpu:up: expected COL[:asc|desc]")):
+        err = io.StringIO()
+        assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
+        assert words in err.getvalue() and err.getvalue().count("\n") == 1

@@ -28,7 +28,7 @@ AGES = [("hammer", 240, False), ("negishi", 7200, True)]
 
 
 def scene(rows, clusters=BOTH, ages=AGES):
-    return view.Scene(rows, len(rows), clusters, ages, [], Theme(), False)
+    return view.Scene(rows, len(rows), clusters, ages, [], Theme(), False, max(len(user) for _, user, _ in rows))
 
 
 def all_by_cpu():

@@ -5,6 +5,8 @@ import fnmatch
 import glob
 import json
 import os
+from itertools import chain
+from operator import add, itemgetter
 
 from sb.leaderboard import WINDOWS
 from sb.optout import read_optout_file
@@ -28,6 +30,7 @@ class Scores:
         self.problems = {}  # path → one line saying what is wrong with it and what to do
         self._files = {}    # path → ((mtime_ns, size), parsed value or None when absent or bad)
         self._merged = {}   # (clusters, window) → (stamps it was made from, {user: counters})
+        self._paths = {}    # cluster → its ClusterPaths (made once: the board asks many times a frame)
         self.generation = 0  # goes up whenever a file is (re)read or found changed: cached rankings are old
         self.clusters = self._find_clusters()
 
@@ -64,8 +67,14 @@ class Scores:
         return cached[1]
 
     def _board(self, cluster, window):
-        path = os.path.join(ClusterPaths(self.root, cluster).boards_dir, WINDOW_FILES[window] + ".json")
+        path = os.path.join(self._cluster_paths(cluster).boards_dir, WINDOW_FILES[window] + ".json")
         return path, self._read(path, _parse_board)
+
+    def _cluster_paths(self, cluster):
+        paths = self._paths.get(cluster)
+        if paths is None:
+            paths = self._paths[cluster] = ClusterPaths(self.root, cluster)
+        return paths
 
     def table(self, clusters, window):
         """{user: counters} of a window summed over these clusters (one cluster: its table as it is)."""
@@ -87,7 +96,7 @@ class Scores:
     def data_time(self, cluster, window):
         """When the cluster's data was last brought up to date: its last successful poll, else (a replay,
         a rebuild) when the window's leaderboard file was written; None when there is neither."""
-        cursor = self._read(ClusterPaths(self.root, cluster).cursor, _parse_json)
+        cursor = self._read(self._cluster_paths(cluster).cursor, _parse_json)
         value = cursor.get("last_success") if isinstance(cursor, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
@@ -129,38 +138,43 @@ def _parse_board(path):
                          "version to rewrite it".format(path))
     rows = table.get("rows")
     if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) != WIDTH + 1 for r in rows) or \
-            {type(v) for r in rows for v in r[1:]} - {int}:
+            set(map(type, chain.from_iterable(rows))) - {int, str} or {type(r[0]) for r in rows} - {str}:
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
     min_jobs = doc.get("min_jobs")
     return Board(min_jobs if type(min_jobs) is int else 3, {row[0]: row[1:] for row in rows})
 
 
 def _sum_tables(tables):
-    merged = {}
-    for table in tables:
+    merged = dict(tables[0])
+    for table in tables[1:]:
         for user, counters in table.items():
             total = merged.get(user)
-            merged[user] = list(counters) if total is None else [a + b for a, b in zip(total, counters)]
+            merged[user] = counters if total is None else list(map(add, total, counters))
     return merged
 
 
-def ranking(table, key, min_jobs, exclude=(), pattern=None, minimum=None, level_of=None):
-    """[(user, counters)] best first on key: a metric (highest first), "level" (total level, via level_of)
-    or "user" (A to Z); ties by name. Left out: fewer than min_jobs jobs, excluded users, names not matching
-    the shell pattern, and rows below minimum = (metric, counter value)."""
+def eligible(table, min_jobs, exclude=(), pattern=None, minimum=None):
+    """[(user, counters)] A to Z, leaving out: fewer than min_jobs jobs, excluded users, names not matching
+    the shell pattern, and rows below minimum = (metric, smallest counter value)."""
     rows = [(u, c) for u, c in table.items() if c[0] >= min_jobs and u not in exclude]
     if pattern:
         rows = [row for row in rows if fnmatch.fnmatchcase(row[0], pattern)]
     if minimum:
         column, floor = COLUMN_OF[minimum[0]], minimum[1]
         rows = [row for row in rows if row[1][column] >= floor]
-    rows.sort()     # by name first: the sorts below are stable, so ties stay A to Z
-    if key == "level":
-        rows.sort(key=lambda row: level_of(row[1]), reverse=True)
-    elif key != "user":
-        column = COLUMN_OF[key]
-        rows.sort(key=lambda row: row[1][column], reverse=True)
+    rows.sort(key=itemgetter(0))
     return rows
+
+
+def ranking(rows, key, level_of=None):
+    """Eligible rows (A to Z) best first on key: a metric (highest first), "level" (total level, via level_of)
+    or "user" (A to Z); the sort is stable, so ties stay A to Z."""
+    if key == "user":
+        return rows
+    if key == "level":
+        return sorted(rows, key=lambda row: level_of(row[1]), reverse=True)
+    column = COLUMN_OF[key]
+    return sorted(rows, key=lambda row: row[1][column], reverse=True)
 
 
 def board_document(rows, cluster, window, metric, min_jobs, now, theme):

@@ -69,7 +69,10 @@ def run_curses(session, refresh_sec, color, glyphs=None):
     os.environ.setdefault("ESCDELAY", "25")     # Esc answers at once, not after curses' default second
     locale.setlocale(locale.LC_ALL, "")
     glyphs = glyphs or glyph_set(locale.getpreferredencoding(False))
-    return curses.wrapper(lambda screen: _loop(curses, screen, session, refresh_sec, color, glyphs))
+    try:
+        return curses.wrapper(lambda screen: _loop(curses, screen, session, refresh_sec, color, glyphs))
+    except KeyboardInterrupt:   # Ctrl-C is a normal way out of a full-screen tool; wrapper has restored the tty
+        return 0
 
 
 def _loop(curses, screen, session, refresh_sec, color, glyphs):

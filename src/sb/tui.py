@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from sb.board import ALL, WINDOW_NAMES, Scores, board_document, ranking
+from sb.board import ALL, WINDOW_NAMES, Scores, eligible, ranking
 from sb.skills import LABELS, METRIC_NAMES, SCALE_OF, load_theme
 from sb.view import SORT_KEYS, Scene, View, body_height
 
@@ -28,8 +28,8 @@ class Session:
         self.clusters_filter = None     # clusters ALL sums, from the filter (None: every cluster)
         self.minimum = None             # (metric, smallest counter value), from the filter
         self.height = 24
-        self._rows = None
-        self._rows_key = None
+        self._rows = self._eligible = None
+        self._rows_key = self._eligible_key = None
 
     # ---- what is shown ----------------------------------------------------------------------
 
@@ -43,14 +43,18 @@ class Session:
         view, clusters = self.view, self.clusters()
         table = self.scores.table(clusters, view.window) if clusters else {}
         min_jobs, opted_out = self.scores.min_jobs(clusters, view.window), self.scores.opted_out()
-        key = (tuple(clusters), view.window, view.sort, view.descending, self.minimum, self.scores.generation)
+        shown = (tuple(clusters), view.window, self.minimum, self.scores.generation)
+        if shown != self._eligible_key:     # who is on the board, A to Z; re-sorting needs only this
+            self._eligible = eligible(table, min_jobs, opted_out, self.pattern, self.minimum)
+            self._eligible_key = shown
+        key = shown + (view.sort, view.descending)
         if key != self._rows_key:
-            best_first = ranking(table, view.sort, min_jobs, opted_out, self.pattern, self.minimum,
-                                 self.theme.total_level)
+            best_first = ranking(self._eligible, view.sort, self.theme.total_level)
             ranked = [(n, user, counters) for n, (user, counters) in enumerate(best_first, 1)]
             best_is_descending = view.sort != "user"     # the best name is the first, A to Z
             self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
             self._rows_key = key
+            self._name_width = max((len(user) for _, user, _ in self._rows), default=0)
         return self._rows
 
     def scene(self):
@@ -62,7 +66,7 @@ class Session:
             age = None if last is None else now - last
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval))
         return Scene(rows, len(rows), self.clusters(), ages, sorted(self.scores.problems.values()), self.theme,
-                     self.tip)
+                     self.tip, self._name_width)
 
     def refresh(self):
         """Re-read what changed on disk; True when the frame must be redrawn."""

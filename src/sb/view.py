@@ -43,9 +43,10 @@ HELP = (
     ("Rank", "standing on the sorted column; the crown marks number one"),
 )
 
-Scene = collections.namedtuple("Scene", "rows count clusters ages problems theme tip")
+Scene = collections.namedtuple("Scene", "rows count clusters ages problems theme tip name_width")
 Scene.__doc__ = """What one frame shows: rows [(rank, user, counters)] in display order, how many players that is,
-the clusters summed, ages [(cluster, seconds or None, stale)], problem lines, the Theme, and the textual tip."""
+the clusters summed, ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual tip, and
+the longest name among the rows (computed once per ranking, not per frame)."""
 
 
 class View:
@@ -203,8 +204,7 @@ def natural_width(scene):
 def _visible_columns(scene, view, inner):
     """Rank, user and total level always; then as many skills as fit, scrolled so the selected one shows."""
     rank_width = max(len("{:,}".format(scene.count)) + 1, 4)
-    names = [user for _, user, _ in scene.rows] or ["User"]
-    user_width = min(max(max(len(n) for n in names), USER_WIDTH[0]), USER_WIDTH[1])
+    user_width = min(max(scene.name_width, USER_WIDTH[0]), USER_WIDTH[1])
     fixed = [Column("rank", "Rank", rank_width), Column("user", "User", user_width),
              Column("level", "Total", TOTAL_WIDTH)]
     room = inner - 3 - sum(c.width for c in fixed) - 2     # the leading space, two gaps; 2 for the arrow

@@ -1,0 +1,180 @@
+"""Board speed on a big shared root: 5 clusters x 10,000 users (issue 4's targets).
+
+    python3 bench/bench_board.py [--pyz dist/slurm-sb.pyz] [--runs 5] [--python PATH ...]
+
+Prints, medians of --runs:
+  * first frame: process start to the first full frame on a pseudo-terminal (target <= 250 ms on 3.11),
+    for each interpreter given (default: this one, and 3.6 from pyenv when present);
+  * key to frame: one key press to the laid-out frame, in process (press, rows, layout, ANSI encoding;
+    curses' own diff-and-write of ~30 lines is not included) (target <= 30 ms);
+  * idle refresh: CPU of one refresh tick when nothing changed (stat the files, lay out) (target <= 10 ms).
+"""
+import argparse
+import glob
+import os
+import pty
+import random
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path[:0] = [os.path.join(REPO, "src"), os.path.join(REPO, "vendor")]
+
+from sb.leaderboard import WINDOWS, board_json  # noqa: E402
+
+CLUSTERS = ("alpha", "bravo", "charlie", "delta", "echo")
+
+
+def make_root(path, users=10000, pool=20000, seed=1):
+    """Leaderboard files for every cluster and window: `users` users each, drawn from a shared pool, so ALL
+    merges overlapping names; heavy-tailed usage like real clusters."""
+    rng = random.Random(seed)
+    now = int(time.time())
+    for cluster in CLUSTERS:
+        names = rng.sample(range(pool), users)
+        boards = os.path.join(path, "clusters", cluster, "agg", "leaderboards")
+        state = os.path.join(path, "clusters", cluster, "state")
+        os.makedirs(boards)
+        os.makedirs(state)
+        for window, filename, days in WINDOWS:
+            share = 1.0 if days is None else days / 3650.0
+            totals = {}
+            for n in names:
+                jobs = max(int(rng.paretovariate(1.2) * 5 * share), 1)
+                elapsed = jobs * rng.randint(60, 20000)
+                gpus = rng.random() < 0.2
+                totals["user{:05d}".format(n)] = [
+                    jobs, jobs // 3 if gpus else 0, jobs // 20, elapsed, elapsed * rng.randint(1, 64),
+                    elapsed // 2 if gpus else 0, elapsed * 2 if gpus else 0, jobs * 4194304, jobs * 1048576,
+                    jobs * 2097152]
+            with open(os.path.join(boards, filename + ".json"), "wb") as handle:
+                handle.write(board_json(window, cluster, 3, totals, now, 100))
+        with open(os.path.join(state, "poll_cursor.json"), "w") as handle:
+            handle.write('{"cluster": "%s", "last_success": %d}' % (cluster, now - 120))
+    return path
+
+
+def first_frame(argv, env, marker=b" of "):
+    """Seconds from fork to the moment the frame's bottom border (" 1-N of M ") has been written."""
+    start = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    seen = b""
+    elapsed = None
+    while time.perf_counter() - start < 30:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+            if marker in seen and b"quit" in seen[seen.rfind(marker):]:
+                elapsed = time.perf_counter() - start
+                break
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    if elapsed is None:
+        raise SystemExit("no frame within 30 s from {}; it wrote:\n{!r}".format(argv, seen[-2000:]))
+    return elapsed
+
+
+def in_process(root, runs):
+    from sb.board import Scores
+    from sb.screen import ansi_lines
+    from sb.skills import Theme
+    from sb.tui import Session
+    from sb.view import View, frame
+    session = Session(Scores(root), Theme(), View(), time.time)
+    session.height = 40
+
+    def draw():
+        return ansi_lines(frame(session.scene(), session.view, 140, 40), True)
+
+    draw()
+    keys = {}
+    for key in ("DOWN", "PGDN", "TAB", "m", "s", "s", "w", "w", "w", "g", "g", "/", "u", "9", "ESC", "END", "HOME"):
+        times = []
+        for _ in range(runs):
+            begin = time.perf_counter()
+            session.press(key)
+            draw()
+            times.append(time.perf_counter() - begin)
+            if key in ("/", "u", "9"):   # typing: undo so each run types the same
+                session.press("ESC")
+        keys.setdefault(key, []).extend(times)
+    cpu = []
+    for _ in range(max(runs, 20)):
+        begin = time.process_time()
+        session.refresh()
+        draw()
+        cpu.append(time.process_time() - begin)
+    return keys, cpu
+
+
+def interpreters(extra):
+    found = [sys.executable] + list(extra)
+    pyenv = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, universal_newlines=True).stdout.strip() \
+        if shutil.which("pyenv") else ""
+    for version in ("3.6", "3.11"):
+        candidates = sorted(glob.glob(os.path.join(pyenv, "versions", version + ".*", "bin", "python3")))
+        if pyenv and candidates:
+            found.append(candidates[-1])
+    unique = []
+    for python in found:
+        if os.path.realpath(python) not in [os.path.realpath(p) for p in unique]:
+            unique.append(python)
+    return unique
+
+
+def version_of(python):
+    return subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pyz", default=os.path.join(REPO, "dist", "slurm-sb.pyz"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--python", action="append", default=[], help="another interpreter to time")
+    args = parser.parse_args()
+    if not os.path.exists(args.pyz):
+        raise SystemExit("{} not found: run `python3 build.py` first".format(args.pyz))
+    work = tempfile.mkdtemp(prefix="sb-bench-board-")
+    try:
+        begin = time.time()
+        root = make_root(os.path.join(work, "root"))
+        size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(root, "clusters", "*", "agg", "*", "*")))
+        print("root: {} clusters x 10,000 users, {:.1f} MB of leaderboard files (made in {:.1f} s)".format(
+            len(CLUSTERS), size / 1e6, time.time() - begin))
+        env = dict(os.environ, TERM="xterm-256color", SHIV_ROOT=os.path.join(work, "shiv"))
+        for python in interpreters(args.python):
+            argv = [python, args.pyz, "tui", "--root", root]
+            first_frame(argv, env)      # warm the shiv cache and the page cache
+            times = [first_frame(argv, env) for _ in range(args.runs)]
+            print("first frame, Python {}: median {:.0f} ms (min {:.0f}, max {:.0f}; target <= 250 ms on 3.11)".format(
+                version_of(python), statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3))
+        keys, cpu = in_process(root, args.runs)
+        print("key to frame (in process, Python {}.{}), median per key; target <= 30 ms:".format(*sys.version_info[:2]))
+        for key, times in keys.items():
+            print("  {:<5} {:6.1f} ms".format(key, statistics.median(times) * 1e3))
+        print("idle refresh, nothing changed: median {:.2f} ms CPU (target <= 10 ms)".format(
+            statistics.median(cpu) * 1e3))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

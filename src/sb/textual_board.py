@@ -1,0 +1,92 @@
+"""Stage 8, optional: the board drawn with Textual (a DataTable, a header and a footer), driven by the same
+Session as the curses board. Imported only when `textual` is installed on Python 3.9+."""
+from textual.app import App
+from textual.widgets import DataTable, Footer, Static
+
+from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, COLUMN_OF, humanize
+from sb.view import GLYPHS, WINDOW_TITLES, age_text
+
+# Textual key names → the Session's key names
+KEYS = {"tab": "TAB", "shift+tab": "BTAB", "up": "UP", "down": "DOWN", "left": "LEFT", "right": "RIGHT",
+        "pageup": "PGUP", "pagedown": "PGDN", "home": "HOME", "end": "END", "enter": "ENTER", "escape": "ESC",
+        "backspace": "BACKSPACE", "ctrl+c": "q"}
+
+
+class Board(App):
+    """The scoreboard as a Textual app; every key goes through Session.press like the curses board's."""
+
+    CSS = """
+    Screen { background: #1c1408; }
+    #info { color: #ffb83f; background: #3e3529; padding: 0 1; text-style: bold; }
+    #status { color: #00ff00; padding: 0 1; }
+    DataTable { height: 1fr; }
+    DataTable > .datatable--header { color: #ffb83f; background: #3e3529; text-style: bold; }
+    DataTable > .datatable--cursor { background: #5a4a2a; color: #ffff00; }
+    """
+    BINDINGS = [("tab", "noop", "column"), ("s", "noop", "sort"), ("m", "noop", "skill"), ("w", "noop", "window"),
+                ("g", "noop", "cluster"), ("slash", "noop", "search"), ("f", "noop", "filter"),
+                ("r", "noop", "refresh"), ("q", "noop", "quit")]
+
+    def __init__(self, session, refresh_sec):
+        super().__init__()
+        self.session, self.refresh_sec = session, refresh_sec
+
+    def compose(self):
+        yield Static(id="info")
+        yield DataTable(zebra_stripes=True, cursor_type="row")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self):
+        self.set_interval(self.refresh_sec, self._tick)
+        self._redraw()
+
+    def action_noop(self):
+        pass    # the bindings are there for the footer; keys are handled in on_key
+
+    def on_key(self, event):
+        key = KEYS.get(event.key, event.character or "")
+        if not key:
+            return
+        event.stop()
+        event.prevent_default()
+        if not self.session.press(key):
+            self.exit(0)
+            return
+        self._redraw()
+
+    def _tick(self):
+        if self.session.refresh():
+            self._redraw()
+
+    def _redraw(self):
+        session, view = self.session, self.session.view
+        scene = session.scene()
+        crown = GLYPHS["unicode"]["crown"]
+        ages = "  ".join("{} {}{}".format(c, "never polled" if a is None else age_text(a), " (stale)" if s else "")
+                         for c, a, s in scene.ages)
+        arrow = "▼" if view.descending else "▲"
+        self.query_one("#info", Static).update("{} SLURM Scoreboard   {}   {}   ranked by {} {}   {} players   {}".format(
+            crown, view.cluster, WINDOW_TITLES[view.window], view.sort, arrow, scene.count, ages))
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("Rank", "User", "Total", *(LABELS[m] + (arrow if m == view.sort else "")
+                                                     for m in METRIC_NAMES))
+        for rank, user, counters in scene.rows:
+            cells = [("{} {:,}".format(crown, rank) if rank == 1 else "{:,}".format(rank)), user,
+                     str(scene.theme.total_level(counters))]
+            for metric in METRIC_NAMES:
+                value = counters[COLUMN_OF[metric]] / SCALE_OF[metric]
+                cells.append("{} ({})".format(humanize(value, metric in MEMORY), scene.theme.level(metric, counters)))
+            table.add_row(*cells)
+        if scene.rows:
+            table.move_cursor(row=max(view.cursor, 0))
+        prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed}.get(view.mode, "")
+        self.query_one("#status", Static).update(prompt or view.message or (scene.problems[0] if scene.problems
+                                                                             else ""))
+
+
+def run(session, refresh_sec):
+    Board(session, refresh_sec).run()
+    return 0
+

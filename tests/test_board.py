@@ -137,7 +137,8 @@ def test_refresh_rereads_only_the_files_that_changed(tmp_path):
                                             (b'{"boards": {}}', "no counter table of this version"),
                                             (b'{"table": {"columns": ["user", "jobs", "gpu_jobs", "failed_jobs", '
                                              b'"elapsed_s", "cpu_s", "gpu_elapsed_s", "gpu_s", "req_mem_kib", '
-                                             b'"avg_mem_kib", "max_mem_kib"], "rows": [["a", "x"]]}}',
+                                             b'"avg_mem_kib", "max_mem_kib"], "data": [["a"], ["x"], [1], [1], [1], '
+                                             b'[1], [1], [1], [1], [1], [1]]}}',
                                              "damaged counter table")])
 def test_a_bad_board_file_is_reported_and_the_other_clusters_still_show(tmp_path, content, words):
     root = str(tmp_path)

@@ -131,7 +131,7 @@ def test_board_file_table_has_every_user_and_the_boards_only_the_top(sandbox):
     names = {"elapsed_s": "elapsed_hours", "cpu_s": "clock_hours", "gpu_elapsed_s": "gpu_elapsed_hours",
              "gpu_s": "gpu_clock_hours", "req_mem_kib": "sum_req_mem_mb", "avg_mem_kib": "sum_avg_mem_mb",
              "max_mem_kib": "sum_max_mem_mb"}
-    table = {row[0]: dict(zip(columns[1:], row[1:])) for row in board["table"]["rows"]}
+    table = {row[0]: dict(zip(columns[1:], row[1:])) for row in zip(*board["table"]["data"])}
     assert sorted(table) == sorted(totals)          # everyone with a job, below min_jobs too
     for user, counters in table.items():
         for column, value in counters.items():

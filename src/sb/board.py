@@ -136,20 +136,21 @@ def _parse_board(path):
     if not isinstance(table, dict) or table.get("columns") != ["user"] + list(COLUMNS):
         raise ValueError("{}: no counter table of this version; run `slurm-sb rebuild --cluster NAME` with this "
                          "version to rewrite it".format(path))
-    rows = table.get("rows")
-    if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) != WIDTH + 1 for r in rows) or \
-            set(map(type, chain.from_iterable(rows))) - {int, str} or {type(r[0]) for r in rows} - {str}:
+    data = table.get("data")
+    if not isinstance(data, list) or len(data) != WIDTH + 1 or any(not isinstance(c, list) for c in data) or \
+            len({len(c) for c in data}) > 1 or set(map(type, data[0])) - {str} or \
+            set(map(type, chain.from_iterable(data[1:]))) - {int}:
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
     min_jobs = doc.get("min_jobs")
-    return Board(min_jobs if type(min_jobs) is int else 3, {row[0]: row[1:] for row in rows})
+    return Board(min_jobs if type(min_jobs) is int else 3, dict(zip(data[0], map(list, zip(*data[1:])))))
 
 
 def _sum_tables(tables):
     merged = dict(tables[0])
     for table in tables[1:]:
-        for user, counters in table.items():
-            total = merged.get(user)
-            merged[user] = counters if total is None else list(map(add, total, counters))
+        for user in table.keys() & merged.keys():   # only users on both need adding up (set ops run in C)
+            merged[user] = list(map(add, merged[user], table[user]))
+        merged.update((user, table[user]) for user in table.keys() - merged.keys())
     return merged
 
 

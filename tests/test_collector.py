@@ -482,3 +482,67 @@ def test_a_job_is_read_only_once_settled_so_its_steps_memory_is_in(sandbox):
     assert sandbox.monthly() == {}
     assert sandbox.run("poll", now=iso(T0 + 300), options=opts)[0] == 0
     assert sandbox.monthly()["2024-04"]["hana"]["jobs"] == 1
+
+
+# ---- long windows committed in pieces (flat memory) ---------------------------------------------------
+
+def everything(sandbox):
+    """agg/ (asof masked), the seen files and the problem log (times masked): all that a run leaves."""
+    found = sandbox.files()
+    found.update(("seen/" + k, v) for k, v in sandbox.files("state/seen").items())
+    log = os.path.join(sandbox.cluster_dir(), "state", "problems.log")
+    found["problems.log"] = re.sub(rb"(?m)^\S+Z ", b"", open(log, "rb").read()) if os.path.exists(log) else b""
+    return found
+
+
+def count_pieces(monkeypatch):
+    pieces = []
+    original = Collector.commit_piece
+
+    def commit_piece(self, intake):
+        pieces.append(intake.batch.jobs)
+        original(self, intake)
+    monkeypatch.setattr(Collector, "commit_piece", commit_piece)
+    return pieces
+
+
+def test_a_window_committed_in_pieces_leaves_the_same_files_as_one_commit(sandbox, tmp_path, monkeypatch):
+    db = str(tmp_path / "hammer.db")
+    generated_db(db, seed=7)
+    sandbox.use_db(db)
+    code, _, err = backfill(sandbox, now="2024-04-05T00:00:00")
+    assert code == 0, err
+    reference = everything(sandbox)
+    pieces = count_pieces(monkeypatch)
+    monkeypatch.setenv("SLURM_SB_PIECE_JOBS", "97")
+    sandbox.root = str(tmp_path / "in-pieces")
+    code, out, err = backfill(sandbox, now="2024-04-05T00:00:00")
+    assert code == 0, err
+    assert len(pieces) >= 20 and set(pieces) == {97}
+    assert everything(sandbox) == reference
+    assert "new job(s) in 4 window(s)" in out                    # pieces are not windows
+
+
+def test_sacct_dying_after_some_pieces_keeps_them_and_the_rerun_counts_the_rest_once(sandbox, tmp_path,
+                                                                                   monkeypatch):
+    db = str(tmp_path / "hammer.db")
+    generated_db(db, seed=11)
+    sandbox.use_db(db)
+    assert backfill(sandbox, now="2024-04-05T00:00:00")[0] == 0
+    reference = everything(sandbox)
+    sandbox.root = str(tmp_path / "interrupted")
+    monkeypatch.setenv("SLURM_SB_PIECE_JOBS", "50")
+    monkeypatch.setenv("FAKE_SACCT_FAIL_AFTER_LINES", "2500")
+    pieces = count_pieces(monkeypatch)
+    code, out, err = sandbox.run("poll", now="2024-04-05T00:00:00", options=("rate_limit_per_min=0", START))
+    assert code == 1 and "sacct exited 1" in err
+    assert pieces and sum(sandbox.monthly()["2024-01"][u]["jobs"] for u in sandbox.monthly()["2024-01"]) == \
+        50 * len(pieces)                                         # the pieces before the failure are kept…
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "state", "poll_cursor.json"))
+    monkeypatch.delenv("FAKE_SACCT_FAIL_AFTER_LINES")
+    assert backfill(sandbox, now="2024-04-05T00:00:00")[0] == 0
+    done = everything(sandbox)
+    assert {p: v for p, v in done.items() if p != "problems.log"} == \
+        {p: v for p, v in reference.items() if p != "problems.log"}   # …and nothing is counted twice
+    assert re.sub(rb"\d+ already_counted, ", b"", done["problems.log"]) == \
+        re.sub(rb"\d+ already_counted, ", b"", reference["problems.log"])

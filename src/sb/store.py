@@ -139,6 +139,17 @@ class Transaction:
         crashpoint("tx:staged")
         self.renames.append((temp, path))
 
+    def write_with(self, path, fill):
+        """Stage `path` by streaming: `fill(handle)` writes to a seekable binary file (never held whole)."""
+        temp = _temp_name(path)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w+b") as handle:
+            fill(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        crashpoint("tx:staged")
+        self.renames.append((temp, path))
+
     def delete(self, path):
         self.deletes.append(path)
 

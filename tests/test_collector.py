@@ -340,7 +340,7 @@ def test_a_damaged_rollup_stops_with_one_line_naming_it(sandbox):
     path = os.path.join(sandbox.cluster_dir(), "agg", "users", "alice.json")
     open(path, "w").write("{not json")
     with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
-        handle.write(job_line("900", "alice", "COMPLETED", T0 - 600, T0 - 60, 540) + "\n")
+        handle.write(job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 600, 600) + "\n")   # settled: read
     code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err and "rebuild" not in out
 
@@ -457,6 +457,8 @@ def test_an_infinite_total_is_reported_as_damage(sandbox):
     damaged = re.sub(r'"elapsed_hours": [0-9.]+', '"elapsed_hours": Infinity', text)
     assert damaged != text
     open(path, "w").write(damaged)
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:   # a new job of hers: her file is read
+        handle.write(job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 600, 600) + "\n")
     code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err
 
@@ -546,3 +548,46 @@ def test_sacct_dying_after_some_pieces_keeps_them_and_the_rerun_counts_the_rest_
         {p: v for p, v in reference.items() if p != "problems.log"}   # …and nothing is counted twice
     assert re.sub(rb"\d+ already_counted, ", b"", done["problems.log"]) == \
         re.sub(rb"\d+ already_counted, ", b"", reference["problems.log"])
+
+
+# ---- leaderboards rebuilt only when something they show may have changed ------------------------------
+
+def board_stats(sandbox):
+    folder = os.path.join(sandbox.cluster_dir(), "agg", "leaderboards")
+    return {name: os.stat(os.path.join(folder, name)).st_ino for name in sorted(os.listdir(folder))}
+
+
+def test_a_tick_with_nothing_new_leaves_the_boards_alone_and_a_new_day_or_job_rebuilds_them(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    written = board_stats(sandbox)
+    reads = []
+    original = Collector._load_user
+    monkeypatch.setattr(Collector, "_load_user", lambda self, user: reads.append(user) or original(self, user))
+    code, _, err = sandbox.run("poll", now="2024-04-10T12:10:00", options=("rate_limit_per_min=0", START))
+    assert code == 0, err
+    assert board_stats(sandbox) == written and reads == []        # nothing new: no file read, none written
+    sandbox.run("poll", now="2024-04-11T00:00:10", options=("rate_limit_per_min=0", START))
+    assert all(board_stats(sandbox)[name] != written[name] for name in written)   # a new UTC day: rebuilt
+    written = board_stats(sandbox)
+    sandbox.run("poll", now="2024-04-11T00:20:00", options=("rate_limit_per_min=0", START, "min_jobs=1"))
+    assert all(board_stats(sandbox)[name] != written[name] for name in written)   # another setting: rebuilt
+
+
+def test_boards_missed_after_a_commit_are_rebuilt_by_the_next_tick(sandbox, monkeypatch):
+    """A commit that counts jobs deletes state/boards.json in its own transaction, so a run that dies
+    between the commit and the boards leaves them marked out of date, even on the same UTC day."""
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    before = sandbox.board()
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
+        handle.write(job_line("900", "alice", "COMPLETED", T0 + 100, T0 + 1000, 900) + "\n")
+    original, killed = Collector._write_boards, [True]
+    monkeypatch.setattr(Collector, "_write_boards", lambda self: None if killed[0] else original(self))
+    sandbox.run("poll", now=iso(T0 + 2000), options=("rate_limit_per_min=0", START))   # killed after the commit
+    assert sandbox.board() == before                                        # stale…
+    killed[0] = False
+    sandbox.run("poll", now=iso(T0 + 2100), options=("rate_limit_per_min=0", START))
+    rows = {r[0]: r[1] for r in sandbox.board()["table"]["rows"]}
+    assert rows == {user: metrics["jobs"] for user, metrics in sandbox.alltime().items()}   # …until the next tick
+    assert rows["alice"] == {r[0]: r[1] for r in before["table"]["rows"]}["alice"] + 1

@@ -403,6 +403,7 @@ class Collector:
             tx.write(self.paths.user(user), user_json(user, self.s.cluster, totals[user], now))
         for user in set(self._users_on_disk()) - set(totals):
             tx.delete(self.paths.user(user))
+        tx.delete(self.paths.boards_stamp)
         tx.commit()
         self._write_boards()
         self.say("{}: rebuilt {} user file(s) and the leaderboards from {} monthly rollup(s)".format(
@@ -526,6 +527,8 @@ class Collector:
                 tx.write_with(self.paths.seen(month), intake.seen[month].write)
         if replace:
             self._stage_purged(tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
+        if batch.jobs or replace:
+            tx.delete(self.paths.boards_stamp)  # the boards are out of date from this commit on
         if piece:
             tx.commit()
             self.totals["new"] += batch.jobs
@@ -605,6 +608,7 @@ class Collector:
                 tx.write(self.paths.monthly(month), monthly_json(month, month_totals(daily), now))
         for user in gone:
             tx.delete(self.paths.user(user))
+        tx.delete(self.paths.boards_stamp)
         self._stage_purged(tx, held)
         tx.commit()
         self.say("{}: removed {} opted-out user(s) from the stored data".format(self.s.cluster, len(gone)))
@@ -631,15 +635,24 @@ class Collector:
     # ---- leaderboards -------------------------------------------------------------------------
 
     def _write_boards(self):
+        """Rebuild the three leaderboards, unless nothing they show can have changed: no commit has counted
+        or removed a job since they were written (every such commit deletes state/boards.json in its
+        transaction), the UTC day is the same (the rolling windows move at midnight), and so are the
+        settings they depend on. Then a tick with nothing new reads no user file and no rollup."""
         if self.dry_run:
             return
         now = self.clock()
         today = int(now) // DAY
+        stamp = {"cluster": self.s.cluster, "day": today, "min_jobs": self.s.min_jobs, "board_top": self.s.board_top}
+        if _read_json_or_none(self.paths.boards_stamp) == stamp and all(
+                os.path.exists(self.paths.board(filename)) for _, filename, _ in WINDOWS):
+            return
         for window, filename, days in WINDOWS:
             totals = (self._all_user_totals() if days is None else
                       window_totals(self._load_daily, today - days + 1, today))
             data = board_json(window, self.s.cluster, self.s.min_jobs, totals, now, self.s.board_top)
             atomic_write(self.paths.board(filename), data)
+        atomic_write(self.paths.boards_stamp, (json.dumps(stamp, sort_keys=True) + "\n").encode())
 
     def _all_user_totals(self):
         return {user: self._load_user(user) for user in self._users_on_disk()}
@@ -733,6 +746,14 @@ def _guard(parse, data, path):
         return parse(data, path)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise CollectorError("{} is damaged ({}); restore it from backup".format(path, err))
+
+
+def _read_json_or_none(path):
+    """A small state file that may be rebuilt at will: None when absent or unreadable."""
+    try:
+        return json.loads((read_bytes(path) or b"null").decode())
+    except (ValueError, UnicodeDecodeError, OSError):
+        return None
 
 
 def _parse_json(data, path):

@@ -42,6 +42,7 @@ class ClusterPaths:
         self.purged = os.path.join(self.state, "purged.json")
         self.known_users = os.path.join(self.state, "known_users.json")
         self.visibility = os.path.join(self.state, "visibility.json")
+        self.boards_stamp = os.path.join(self.state, "boards.json")
         self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):

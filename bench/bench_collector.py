@@ -250,9 +250,13 @@ class Runner:
         return ["/bin/sh", "-c", '"$@"; exit $?', "sh"] + argv
 
     def run(self, root, *extra):
-        """One collector run; returns a dict of wall, cpu, rss figures and the new-job count."""
-        argv = ["backfill", "--root", root, "--cluster", CLUSTER, "--now", NOW, "-o", "sacct=" + self.sacct,
-                "-o", "rate_limit_per_min=0", "-o", "backfill_start=" + MONTH] + list(extra)
+        """One backfill run; returns a dict of wall, cpu, rss figures and the new-job count."""
+        return self.run_cli(["backfill", "--root", root, "--cluster", CLUSTER, "--now", NOW,
+                             "-o", "backfill_start=" + MONTH] + list(extra))
+
+    def run_cli(self, argv):
+        """One collector run of `argv` (with this fake sacct and no rate limit); figures as run() says."""
+        argv = list(argv) + ["-o", "sacct=" + self.sacct, "-o", "rate_limit_per_min=0"]
         usage = os.path.join(self.work, "rusage.json")
         timing = os.path.join(self.work, "time-v.txt")
         for path in (usage, timing):

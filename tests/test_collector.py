@@ -340,7 +340,7 @@ def test_a_damaged_rollup_stops_with_one_line_naming_it(sandbox):
     path = os.path.join(sandbox.cluster_dir(), "agg", "users", "alice.json")
     open(path, "w").write("{not json")
     with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
-        handle.write(job_line("900", "alice", "COMPLETED", T0 - 600, T0 - 60, 540) + "\n")
+        handle.write(job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 600, 600) + "\n")   # settled: read
     code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err and "rebuild" not in out
 
@@ -457,6 +457,8 @@ def test_an_infinite_total_is_reported_as_damage(sandbox):
     damaged = re.sub(r'"elapsed_hours": [0-9.]+', '"elapsed_hours": Infinity', text)
     assert damaged != text
     open(path, "w").write(damaged)
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:   # a new job of hers: her file is read
+        handle.write(job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 600, 600) + "\n")
     code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 1 and err.count("\n") == 1 and "alice.json is damaged" in err
 
@@ -482,3 +484,110 @@ def test_a_job_is_read_only_once_settled_so_its_steps_memory_is_in(sandbox):
     assert sandbox.monthly() == {}
     assert sandbox.run("poll", now=iso(T0 + 300), options=opts)[0] == 0
     assert sandbox.monthly()["2024-04"]["hana"]["jobs"] == 1
+
+
+# ---- long windows committed in pieces (flat memory) ---------------------------------------------------
+
+def everything(sandbox):
+    """agg/ (asof masked), the seen files and the problem log (times masked): all that a run leaves."""
+    found = sandbox.files()
+    found.update(("seen/" + k, v) for k, v in sandbox.files("state/seen").items())
+    log = os.path.join(sandbox.cluster_dir(), "state", "problems.log")
+    found["problems.log"] = re.sub(rb"(?m)^\S+Z ", b"", open(log, "rb").read()) if os.path.exists(log) else b""
+    return found
+
+
+def count_pieces(monkeypatch):
+    pieces = []
+    original = Collector.commit_piece
+
+    def commit_piece(self, intake):
+        pieces.append(intake.batch.jobs)
+        original(self, intake)
+    monkeypatch.setattr(Collector, "commit_piece", commit_piece)
+    return pieces
+
+
+def test_a_window_committed_in_pieces_leaves_the_same_files_as_one_commit(sandbox, tmp_path, monkeypatch):
+    db = str(tmp_path / "hammer.db")
+    generated_db(db, seed=7)
+    sandbox.use_db(db)
+    code, _, err = backfill(sandbox, now="2024-04-05T00:00:00")
+    assert code == 0, err
+    reference = everything(sandbox)
+    pieces = count_pieces(monkeypatch)
+    monkeypatch.setenv("SLURM_SB_PIECE_JOBS", "97")
+    sandbox.root = str(tmp_path / "in-pieces")
+    code, out, err = backfill(sandbox, now="2024-04-05T00:00:00")
+    assert code == 0, err
+    assert len(pieces) >= 20 and set(pieces) == {97}
+    assert everything(sandbox) == reference
+    assert "new job(s) in 4 window(s)" in out                    # pieces are not windows
+
+
+def test_sacct_dying_after_some_pieces_keeps_them_and_the_rerun_counts_the_rest_once(sandbox, tmp_path,
+                                                                                   monkeypatch):
+    db = str(tmp_path / "hammer.db")
+    generated_db(db, seed=11)
+    sandbox.use_db(db)
+    assert backfill(sandbox, now="2024-04-05T00:00:00")[0] == 0
+    reference = everything(sandbox)
+    sandbox.root = str(tmp_path / "interrupted")
+    monkeypatch.setenv("SLURM_SB_PIECE_JOBS", "50")
+    monkeypatch.setenv("FAKE_SACCT_FAIL_AFTER_LINES", "2500")
+    pieces = count_pieces(monkeypatch)
+    code, out, err = sandbox.run("poll", now="2024-04-05T00:00:00", options=("rate_limit_per_min=0", START))
+    assert code == 1 and "sacct exited 1" in err
+    assert pieces and sum(sandbox.monthly()["2024-01"][u]["jobs"] for u in sandbox.monthly()["2024-01"]) == \
+        50 * len(pieces)                                         # the pieces before the failure are kept…
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "state", "poll_cursor.json"))
+    monkeypatch.delenv("FAKE_SACCT_FAIL_AFTER_LINES")
+    assert backfill(sandbox, now="2024-04-05T00:00:00")[0] == 0
+    done = everything(sandbox)
+    assert {p: v for p, v in done.items() if p != "problems.log"} == \
+        {p: v for p, v in reference.items() if p != "problems.log"}   # …and nothing is counted twice
+    assert re.sub(rb"\d+ already_counted, ", b"", done["problems.log"]) == \
+        re.sub(rb"\d+ already_counted, ", b"", reference["problems.log"])
+
+
+# ---- leaderboards rebuilt only when something they show may have changed ------------------------------
+
+def board_stats(sandbox):
+    folder = os.path.join(sandbox.cluster_dir(), "agg", "leaderboards")
+    return {name: os.stat(os.path.join(folder, name)).st_ino for name in sorted(os.listdir(folder))}
+
+
+def test_a_tick_with_nothing_new_leaves_the_boards_alone_and_a_new_day_or_job_rebuilds_them(sandbox, monkeypatch):
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    written = board_stats(sandbox)
+    reads = []
+    original = Collector._load_user
+    monkeypatch.setattr(Collector, "_load_user", lambda self, user: reads.append(user) or original(self, user))
+    code, _, err = sandbox.run("poll", now="2024-04-10T12:10:00", options=("rate_limit_per_min=0", START))
+    assert code == 0, err
+    assert board_stats(sandbox) == written and reads == []        # nothing new: no file read, none written
+    sandbox.run("poll", now="2024-04-11T00:00:10", options=("rate_limit_per_min=0", START))
+    assert all(board_stats(sandbox)[name] != written[name] for name in written)   # a new UTC day: rebuilt
+    written = board_stats(sandbox)
+    sandbox.run("poll", now="2024-04-11T00:20:00", options=("rate_limit_per_min=0", START, "min_jobs=1"))
+    assert all(board_stats(sandbox)[name] != written[name] for name in written)   # another setting: rebuilt
+
+
+def test_boards_missed_after_a_commit_are_rebuilt_by_the_next_tick(sandbox, monkeypatch):
+    """A commit that counts jobs deletes state/boards.json in its own transaction, so a run that dies
+    between the commit and the boards leaves them marked out of date, even on the same UTC day."""
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    before = sandbox.board()
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
+        handle.write(job_line("900", "alice", "COMPLETED", T0 + 100, T0 + 1000, 900) + "\n")
+    original, killed = Collector._write_boards, [True]
+    monkeypatch.setattr(Collector, "_write_boards", lambda self: None if killed[0] else original(self))
+    sandbox.run("poll", now=iso(T0 + 2000), options=("rate_limit_per_min=0", START))   # killed after the commit
+    assert sandbox.board() == before                                        # stale…
+    killed[0] = False
+    sandbox.run("poll", now=iso(T0 + 2100), options=("rate_limit_per_min=0", START))
+    rows = {r[0]: r[1] for r in sandbox.board()["table"]["rows"]}
+    assert rows == {user: metrics["jobs"] for user, metrics in sandbox.alltime().items()}   # …until the next tick
+    assert rows["alice"] == {r[0]: r[1] for r in before["table"]["rows"]}["alice"] + 1

@@ -62,13 +62,13 @@ def rig(tmp_path_factory):
     mp.undo()
 
 
-def count_crash_points(rig):
+def count_crash_points(rig, prefix="probe"):
     """Largest N at which the run still kills itself (binary search on the crash point)."""
     low, high = 1, 4096
-    assert rig.run(str(rig.box.tmp / "probe-high"), crash_at=high) == 0, "more crash points than expected"
+    assert rig.run(str(rig.box.tmp / (prefix + "-high")), crash_at=high) == 0, "more crash points than expected"
     while high - low > 1:
         middle = (low + high) // 2
-        code = rig.run(str(rig.box.tmp / "probe-{}".format(middle)), crash_at=middle)
+        code = rig.run(str(rig.box.tmp / "{}-{}".format(prefix, middle)), crash_at=middle)
         if code == -signal.SIGKILL:
             low = middle
         else:
@@ -119,3 +119,29 @@ def test_sigkill_at_random_instants(rig):
         proc.wait()
         assert rig.run(root) == 0
         assert rig.result(root) == rig.reference, "differs after a kill at {:.2f} s".format(trial)
+
+
+def without_already_counted(result):
+    """The problem log names how many jobs a window found already counted; after a crash between the
+    pieces of a window, the re-read finds the committed pieces' jobs counted, so that number alone differs."""
+    return dict(result, **{"problems.log": re.sub(rb"\d+ already_counted, ", b"", result["problems.log"])})
+
+
+def test_kill_between_and_inside_the_pieces_of_a_long_window(rig):
+    """Windows committed in pieces of 40 jobs (SLURM_SB_PIECE_JOBS): every kill, then a re-run, gives the
+    files of the uninterrupted run without pieces."""
+    pieced = dict(rig.env, SLURM_SB_PIECE_JOBS="40")
+    plain, rig.env = rig.env, pieced
+    try:
+        whole = str(rig.box.tmp / "pieced")
+        assert rig.run(whole) == 0
+        assert rig.result(whole) == rig.reference                      # pieces leave the same files
+        points = count_crash_points(rig, "pieced-probe")
+        assert points > rig.points + 100                               # …through many more commits
+        for n in sorted(set(random.Random(4).sample(range(1, points + 1), 24))):
+            root = str(rig.box.tmp / "pieced-killed-{}".format(n))
+            assert rig.run(root, crash_at=n) == -signal.SIGKILL, n
+            assert rig.run(root) == 0, n
+            assert without_already_counted(rig.result(root)) == without_already_counted(rig.reference), n
+    finally:
+        rig.env = plain

@@ -28,6 +28,9 @@ MAX_CONSECUTIVE_FAILURES = 5
 VISIBILITY_RECHECK_SEC = 86400
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 PROBLEM_LOG_LIMIT = 1 << 20
+# New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
+# identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
+PIECE_JOBS = 65536
 
 
 class CollectorError(Exception):
@@ -43,18 +46,30 @@ class Intake:
 
     With `recount` set to a user, that user's jobs are all counted, seen or not: their numbers for the
     window replace what is stored (used for months whose data was purged at an opt-out).
+
+    Memory stays flat however long the window: once `piece_jobs` new jobs are in hand, they are committed
+    (rollups, user totals, seen identities; not the cursor, not the problem log) and the batch starts
+    again. A crash after such a piece loses nothing: re-reading the window finds its jobs already counted.
+    A recount is never split, because it replaces the user's numbers as a whole.
     """
 
-    def __init__(self, collector, recount=None):
+    def __init__(self, collector, recount=None, piece_jobs=None):
         self.c = collector
         self.recount = recount
+        self.piece_jobs = None if recount else piece_jobs
         self.batch = Batch()
         self.seen = {}
         self.report = LineReport()
         self.recounted = set()
+        self.committed = 0  # jobs already committed in earlier pieces of this window
+
+    @property
+    def jobs(self):
+        """Jobs counted in this window so far, committed pieces included."""
+        return self.committed + self.batch.jobs
 
     def take(self, jobs):
-        optout, report, months = self.c.optout, self.report, {}
+        optout, report, months, piece = self.c.optout, self.report, {}, self.piece_jobs
         for job in jobs:
             if optout(job.user):
                 report.add("opted_out")
@@ -76,6 +91,20 @@ class Intake:
             else:
                 seen.add(job.key)
             self.batch.add(job)
+            if piece and self.batch.jobs >= piece:
+                self.c.commit_piece(self)
+                months = {}
+
+    def next_piece(self):
+        """After a piece is committed: a fresh batch, and the months' seen files read again."""
+        self.committed += self.batch.jobs
+        self.batch = Batch()
+        self.close()
+
+    def close(self):
+        for seen in self.seen.values():
+            seen.close()
+        self.seen = {}
 
     def _seen_month(self, month):
         seen = self.seen.get(month)
@@ -105,6 +134,7 @@ class Collector:
         self.fields, self.tres_memory = None, False
         self.cursor = None
         self.totals = {"new": 0, "windows": 0, "problems": 0}
+        self.piece_jobs = int(os.environ.get("SLURM_SB_PIECE_JOBS") or PIECE_JOBS)
 
     # ---- entry points: each returns an exit status -------------------------------------------
 
@@ -373,6 +403,7 @@ class Collector:
             tx.write(self.paths.user(user), user_json(user, self.s.cluster, totals[user], now))
         for user in set(self._users_on_disk()) - set(totals):
             tx.delete(self.paths.user(user))
+        tx.delete(self.paths.boards_stamp)
         tx.commit()
         self._write_boards()
         self.say("{}: rebuilt {} user file(s) and the leaderboards from {} monthly rollup(s)".format(
@@ -387,13 +418,13 @@ class Collector:
             if missing:
                 raise CollectorError("{}: the header line lacks {}; expected `sacct -P` output with a header "
                                      "line".format(path, ", ".join(missing)))
-            intake = Intake(self)
+            intake = Intake(self, None, self.piece_jobs)
             lines = _canonical(handle, header, sacct_mod.DELIMITER)
             intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states))
         self._commit(intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
         self._purge_opted_out()
         self._write_boards()
-        self.say("{}: {} new job(s) from {}".format(self.s.cluster, intake.batch.jobs, path))
+        self.say("{}: {} new job(s) from {}".format(self.s.cluster, intake.jobs, path))
         return 0
 
     # ---- reading windows and committing them --------------------------------------------------
@@ -405,7 +436,7 @@ class Collector:
     def _window(self, start, end, advance, user=None, label=None, recount=None):
         """Read [start, end] in pieces sacct accepts. Each piece is committed with its cursor change
         `advance(cursor, piece_end)`, except in a recount, where the pieces are committed as one."""
-        intake, began = Intake(self, recount), time.time()
+        intake, began = Intake(self, recount, self.piece_jobs), time.time()
         piece_start = start
         while piece_start <= end:
             piece_end = min(end, piece_start + self._widest() - 1)
@@ -415,7 +446,7 @@ class Collector:
                 continue  # same piece start, narrower piece
             if not recount:
                 self._finish(intake, piece_end, advance, label or _span(piece_start, piece_end), began)
-                intake, began = Intake(self), time.time()
+                intake, began = Intake(self, None, self.piece_jobs), time.time()
             piece_start = piece_end + 1
         if recount:
             self._finish(intake, end, advance, label or _span(start, end), began, replace=(recount, start, end))
@@ -440,13 +471,14 @@ class Collector:
         if self.dry_run:
             return
         self.pacer.before_call()
-        outcomes = intake.batch.jobs + intake.report.total()
+        outcomes = intake.jobs + intake.report.total()
         try:
             with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
                 intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states,
                                       self.tres_memory))
         except sacct_mod.SacctError as err:
-            if not err.too_wide or intake.batch.jobs + intake.report.total() != outcomes:
+            intake.close()
+            if not err.too_wide or intake.jobs + intake.report.total() != outcomes:
                 raise
             if end - start < NARROWEST_WINDOW:
                 raise sacct_mod.SacctError("slurmdbd refuses even a {} s window as too wide; ask the admins "
@@ -457,11 +489,18 @@ class Collector:
                 self.s.cluster, _span(start, end), self._widest()))
             raise _Narrower()
 
-    def _commit(self, intake, label, seconds, replace=None, with_cursor=True):
+    def commit_piece(self, intake):
+        """Commit the jobs in hand in the middle of a long window (see Intake); the cursor and the problem
+        log wait for the window's end."""
+        self._commit(intake, None, 0, with_cursor=False, piece=True)
+        intake.next_piece()
+
+    def _commit(self, intake, label, seconds, replace=None, with_cursor=True, piece=False):
         """One transaction: daily + monthly rollups, user totals, seen identities, problem log, cursor.
 
         `replace=(user, start, end)`: the batch holds a full recount of that user's jobs ending in
-        [start, end], which replaces what is stored for them on those days.
+        [start, end], which replaces what is stored for them on those days. `piece`: a part of a window
+        (no problem log, no cursor, no report line).
         """
         now = self.clock()
         batch, tx = intake.batch, Transaction(self.paths)
@@ -484,16 +523,22 @@ class Collector:
             else:
                 tx.delete(self.paths.user(user))
         for month in sorted(intake.seen):
-            if intake.seen[month].added:  # closed: no job can still arrive for it (late_window has passed)
-                closed = month_end(month) + self.s.late_window_sec < now
-                tx.write(self.paths.seen(month), intake.seen[month].to_bytes(closed))
+            if intake.seen[month].added:
+                tx.write_with(self.paths.seen(month), intake.seen[month].write)
         if replace:
             self._stage_purged(tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
+        if batch.jobs or replace:
+            tx.delete(self.paths.boards_stamp)  # the boards are out of date from this commit on
+        if piece:
+            tx.commit()
+            self.totals["new"] += batch.jobs
+            return
         self._stage_problems(tx, intake.report, label)
         if with_cursor:
             self.cursor["last_success"] = int(now)
             tx.write(self.paths.cursor, _cursor_json(self.cursor))
         tx.commit()
+        intake.close()
         self._report(intake, label, batch.jobs, seconds)
 
     def _stage_problems(self, tx, report, label):
@@ -509,12 +554,15 @@ class Collector:
             log = tail[tail.find(b"\n") + 1:]
         tx.write(self.paths.log, log)
 
-    def _report(self, intake, label, new_jobs, seconds):
-        self.totals["new"] += new_jobs
+    def _report(self, intake, label, committed, seconds):
+        """Tally a window's final commit (`committed` new jobs; earlier pieces are tallied already) and
+        say what the whole window counted."""
+        self.totals["new"] += committed
         self.totals["windows"] += 1
         report = intake.report
         problems = report.get("malformed") + report.get("orphan_step")
         self.totals["problems"] += problems
+        new_jobs = intake.jobs
         if self.verbose or self.interactive:
             rate = " ({:,.0f} jobs/s)".format(new_jobs / seconds) if seconds > 0 and new_jobs else ""
             self.say("{}: {}: {:,} new job(s){}, {:,} already counted{}".format(
@@ -560,6 +608,7 @@ class Collector:
                 tx.write(self.paths.monthly(month), monthly_json(month, month_totals(daily), now))
         for user in gone:
             tx.delete(self.paths.user(user))
+        tx.delete(self.paths.boards_stamp)
         self._stage_purged(tx, held)
         tx.commit()
         self.say("{}: removed {} opted-out user(s) from the stored data".format(self.s.cluster, len(gone)))
@@ -586,15 +635,24 @@ class Collector:
     # ---- leaderboards -------------------------------------------------------------------------
 
     def _write_boards(self):
+        """Rebuild the three leaderboards, unless nothing they show can have changed: no commit has counted
+        or removed a job since they were written (every such commit deletes state/boards.json in its
+        transaction), the UTC day is the same (the rolling windows move at midnight), and so are the
+        settings they depend on. Then a tick with nothing new reads no user file and no rollup."""
         if self.dry_run:
             return
         now = self.clock()
         today = int(now) // DAY
+        stamp = {"cluster": self.s.cluster, "day": today, "min_jobs": self.s.min_jobs, "board_top": self.s.board_top}
+        if _read_json_or_none(self.paths.boards_stamp) == stamp and all(
+                os.path.exists(self.paths.board(filename)) for _, filename, _ in WINDOWS):
+            return
         for window, filename, days in WINDOWS:
             totals = (self._all_user_totals() if days is None else
                       window_totals(self._load_daily, today - days + 1, today))
             data = board_json(window, self.s.cluster, self.s.min_jobs, totals, now, self.s.board_top)
             atomic_write(self.paths.board(filename), data)
+        atomic_write(self.paths.boards_stamp, (json.dumps(stamp, sort_keys=True) + "\n").encode())
 
     def _all_user_totals(self):
         return {user: self._load_user(user) for user in self._users_on_disk()}
@@ -618,11 +676,8 @@ class Collector:
                 "last_success": None}
 
     def load_seen(self, month):
-        data = read_bytes(self.paths.seen(month))
-        if data is None:
-            return SeenMonth(month, self.s.bloom_fp_rate)
         try:
-            return SeenMonth.from_bytes(month, data, self.s.bloom_fp_rate, self.paths.seen(month))
+            return SeenMonth.open(month, self.paths.seen(month), self.s.bloom_fp_rate)
         except (ValueError, KeyError, TypeError) as err:
             raise CollectorError("{} is damaged ({}); restore it from backup, or quarantine that month "
                                  "before re-reading it".format(self.paths.seen(month), err))
@@ -691,6 +746,14 @@ def _guard(parse, data, path):
         return parse(data, path)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise CollectorError("{} is damaged ({}); restore it from backup".format(path, err))
+
+
+def _read_json_or_none(path):
+    """A small state file that may be rebuilt at will: None when absent or unreadable."""
+    try:
+        return json.loads((read_bytes(path) or b"null").decode())
+    except (ValueError, UnicodeDecodeError, OSError):
+        return None
 
 
 def _parse_json(data, path):

@@ -1,21 +1,35 @@
-"""Dedupe: which job identities a cluster has already counted, one Bloom filter + exact record per month.
+"""Dedupe: which job identities a cluster has already counted, per month, in memory that does not grow.
 
-File `state/seen/YYYY-MM.bloom`: a magic line, a JSON header line (k, m, n, capacity, fp rate), the m-bit
-Bloom filter, then the exact record (zlib of the sorted identities as delta-coded columns). The Bloom
-answers "certainly new" cheaply; a "maybe seen" is always confirmed against the exact record, so a
-false positive can never drop a real job.
+File `state/seen/YYYY-MM.bloom` (format 2): a magic line, a JSON header line (k, m, n, fp rate, blocks), an
+index (one fixed-size entry per block), then each block's Bloom filter and exact record. A block holds the
+identities of 4,096 consecutive job ids (JobIDRaw >> 12). Its Bloom filter is sized to its own keys (rate
+`fp_rate`, k probes); its exact record is zlib of the sorted identities as delta-coded columns. The Bloom
+answers "certainly new" for a block not yet decoded; a "maybe" is always confirmed against the exact
+record, so a false positive can never drop a real job.
+
+Memory is bounded whatever the month's size: a reader holds the index (24 bytes a block) and a few
+decoded blocks; a writer streams the file block by block and copies the blocks that gained nothing as
+they are. Each block's bytes depend only on its keys, so the file depends only on the set of identities,
+not on the order or the number of commits that built it.
+
+Format 1 files (one Bloom filter and one exact record for the whole month) are still read, and are
+written as format 2 when their month next gains a job.
 """
 import json
 import math
+import struct
 import zlib
 from array import array
 from bisect import bisect_left
 from heapq import merge
 from itertools import accumulate
 
-MAGIC = b"SBSEEN1\n"
+MAGIC = b"SBSEEN2\n"
+MAGIC_V1 = b"SBSEEN1\n"
 _M64 = (1 << 64) - 1
-MIN_CAPACITY = 1024
+BLOCK_SHIFT = 44                      # key = JobIDRaw << 32 | Submit: a block is 4,096 consecutive job ids
+ENTRY = struct.Struct("<QIIII")       # block, keys, Bloom bits m, exact record bytes, reserved (0)
+CACHED_BLOCKS = 64                    # decoded blocks (<= 32 KiB each) and Bloom filters kept per month
 
 
 def _mix(key):
@@ -26,107 +40,258 @@ def _mix(key):
     return z ^ (z >> 31)
 
 
-class Bloom:
-    def __init__(self, capacity, fp_rate, bits=None, k=None, m=None):
-        self.capacity = max(int(capacity), MIN_CAPACITY)
-        self.fp_rate = fp_rate
-        self.m = m or max(64, int(math.ceil(-self.capacity * math.log(fp_rate) / math.log(2) ** 2)))
-        self.k = k or max(1, int(round(self.m / self.capacity * math.log(2))))
-        self.bits = bits if bits is not None else bytearray((self.m + 7) // 8)
+def probes(fp_rate):
+    """k, the number of bits per key, optimal for the target false-positive rate."""
+    return max(1, int(round(-math.log(fp_rate) / math.log(2))))
 
-    def add(self, key):
+
+def bloom_bits(count, fp_rate):
+    """m, the filter size in bits that gives `count` keys the target false-positive rate."""
+    return max(64, int(math.ceil(-count * math.log(fp_rate) / math.log(2) ** 2)))
+
+
+def bloom_of(keys, m, k):
+    bits = bytearray((m + 7) // 8)
+    for key in keys:
         h = _mix(key)
-        h1, h2, m, bits = h >> 32, (h & 0xFFFFFFFF) | 1, self.m, self.bits
-        for _ in range(self.k):
+        h1, h2 = h >> 32, (h & 0xFFFFFFFF) | 1
+        for _ in range(k):
             p = h1 % m
             bits[p >> 3] |= 1 << (p & 7)
             h1 += h2
+    return bits
 
-    def __contains__(self, key):
-        h = _mix(key)
-        h1, h2, m, bits = h >> 32, (h & 0xFFFFFFFF) | 1, self.m, self.bits
-        for _ in range(self.k):
-            p = h1 % m
-            if not bits[p >> 3] & (1 << (p & 7)):
-                return False
-            h1 += h2
-        return True
+
+def bloom_has(bits, m, k, key):
+    h = _mix(key)
+    h1, h2 = h >> 32, (h & 0xFFFFFFFF) | 1
+    for _ in range(k):
+        p = h1 % m
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        h1 += h2
+    return True
 
 
 class SeenMonth:
-    """The identities counted for one month: persisted ones plus those added by the batch in hand.
+    """The identities counted for one month: those in its file plus those added by the batch in hand.
 
-    Lookups ask the Bloom filter only while the exact record is still undecoded (it spares decoding
-    when every key is new); once decoded, the exact record answers alone. The filter is extended
-    (or rebuilt bigger) once, when the month is written.
+    `key in seen` looks in the batch's set, then in the key's block: the decoded block if it is cached,
+    else the block's Bloom filter and, on a "maybe", the block decoded (and cached). Lookups of a stream
+    in job id order touch each block once. Not thread-safe; `close()` (or dropping it) closes the file.
     """
 
-    def __init__(self, month, fp_rate, bloom=None, exact_blob=b"", count=0, where=None):
+    def __init__(self, month, fp_rate, where=None):
         self.month = month
         self.where = where or month
         self.fp_rate = fp_rate
-        self.bloom = bloom
-        self._exact_blob = exact_blob
-        self._exact = None if count else array("Q")
-        self.count = count
+        self.k = probes(fp_rate)
+        self.file_k, self.file_fp_rate = self.k, fp_rate
+        self.count = 0
         self.added = set()
+        self._index = {}      # block -> (keys, m, offset of its Bloom filter, exact record bytes)
+        self._source = None   # readable, seekable binary file holding the blocks
+        self._decoded = {}    # block -> array('Q') of its sorted keys (at most CACHED_BLOCKS, oldest dropped)
+        self._blooms = {}     # block -> its Bloom filter's bytes (likewise)
+        self._legacy = False  # format 1: every block decoded at load, nothing to read later
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, month, path, fp_rate):
+        """The month's file if there is one, else an empty month. ValueError if the file is damaged."""
+        try:
+            source = open(path, "rb", buffering=0)
+        except FileNotFoundError:
+            return cls(month, fp_rate, path)
+        try:
+            return cls._load(month, source, fp_rate, path)
+        except BaseException:
+            source.close()
+            raise
+
+    @classmethod
+    def from_bytes(cls, month, data, fp_rate, where):
+        import io
+        return cls._load(month, io.BytesIO(data), fp_rate, where)
+
+    @classmethod
+    def _load(cls, month, source, fp_rate, where):
+        seen = cls(month, fp_rate, where)
+        head = source.read(len(MAGIC))
+        if head == MAGIC_V1:
+            seen._load_v1(source.read())
+            source.close()
+            return seen
+        if head != MAGIC:
+            raise ValueError("{}: not a seen file (bad magic)".format(where))
+        header = json.loads(_line(source, where).decode())
+        if not all(isinstance(header.get(f), int) and header[f] >= 0 for f in ("k", "m", "n", "blocks")):
+            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, blocks".format(where, header))
+        raw = source.read(ENTRY.size * header["blocks"])
+        if len(raw) != ENTRY.size * header["blocks"]:
+            raise ValueError("{}: truncated index".format(where))
+        offset = source.tell()
+        total, last = 0, -1
+        for block, keys, m, exact, _ in ENTRY.iter_unpack(raw):
+            if block <= last or not keys or m < 64:
+                raise ValueError("{}: index is damaged at block {}".format(where, block))
+            seen._index[block] = (keys, m, offset, exact)
+            offset += (m + 7) // 8 + exact
+            total, last = total + keys, block
+        size = source.seek(0, 2)
+        if total != header["n"] or size != offset:
+            raise ValueError("{}: {} bytes for {} keys, expected {} bytes for {}: the file is truncated or "
+                             "damaged".format(where, size, total, offset, header["n"]))
+        seen.count, seen.file_k, seen.file_fp_rate = total, header["k"], header.get("fp_rate")
+        seen._source = source
+        return seen
+
+    def _load_v1(self, rest):
+        newline = rest.index(b"\n")
+        header = json.loads(rest[:newline].decode())
+        if not all(isinstance(header.get(f), int) and header[f] >= 0 for f in ("k", "m", "n", "capacity")):
+            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, capacity".format(self.where, header))
+        blob = rest[newline + 1 + (header["m"] + 7) // 8:]
+        try:
+            keys = _decode(blob, header["n"])
+        except (ValueError, zlib.error) as err:
+            raise ValueError("{}: exact record is damaged ({})".format(self.where, err))
+        self._legacy, self.count = True, len(keys)
+        start = 0
+        while start < len(keys):
+            block = keys[start] >> BLOCK_SHIFT
+            end = bisect_left(keys, (block + 1) << BLOCK_SHIFT, start)
+            self._decoded[block] = keys[start:end]
+            self._index[block] = (end - start, 0, 0, 0)
+            start = end
+
+    def close(self):
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
     def __contains__(self, key):
         if key in self.added:
             return True
-        if not self.count:
-            return False
-        exact = self._exact
-        if exact is None:
-            if key not in self.bloom:
+        block = key >> BLOCK_SHIFT
+        keys = self._decoded.get(block)
+        if keys is None:
+            entry = self._index.get(block)
+            if entry is None or not self._maybe(block, entry, key):
                 return False
-            exact = self._exact_keys()
-        i = bisect_left(exact, key)
-        return i < len(exact) and exact[i] == key
+            keys = self._block_keys(block, entry)
+        i = bisect_left(keys, key)
+        return i < len(keys) and keys[i] == key
+
+    def maybe(self, key):
+        """The Bloom filter's answer alone (False: certainly not in the file)."""
+        block = key >> BLOCK_SHIFT
+        entry = self._index.get(block)
+        if entry is None:
+            return False
+        if self._legacy:
+            return key in self
+        return self._maybe(block, entry, key)
+
+    def _maybe(self, block, entry, key):
+        if self._legacy:
+            return True
+        bits = self._blooms.get(block)
+        if bits is None:
+            bits = _keep(self._blooms, block, self._read(entry[2], (entry[1] + 7) // 8))
+        return bloom_has(bits, entry[1], self.file_k, key)
+
+    def _block_keys(self, block, entry):
+        keys = self._decoded.get(block)
+        if keys is None:
+            count, m, offset, exact = entry
+            blob = self._read(offset + (m + 7) // 8, exact)
+            try:
+                keys = _decode(blob, count)
+            except (ValueError, zlib.error) as err:
+                raise ValueError("{}: exact record of block {} is damaged ({}); restore the file from "
+                                 "backup".format(self.where, block, err))
+            _keep(self._decoded, block, keys)
+        return keys
+
+    def _read(self, offset, size):
+        self._source.seek(offset)
+        data = self._source.read(size)
+        if len(data) != size:
+            raise ValueError("{}: truncated at byte {}".format(self.where, offset))
+        return data
+
+    # ---- writing ------------------------------------------------------------------------------
 
     def add(self, key):
         self.added.add(key)
 
-    def _exact_keys(self):
-        if self._exact is None:
-            try:
-                self._exact = _decode(self._exact_blob, self.count)
-            except (ValueError, zlib.error) as err:
-                raise ValueError("{}: exact record is damaged ({}); restore the file from backup".format(
-                    self.where, err))
-        return self._exact
+    def write(self, out):
+        """Write the month's file (its keys and the batch's) to the seekable binary file `out`.
 
-    def to_bytes(self, closed=False):
-        """The month's file: Bloom filter over every key, then the exact record. An open month's filter
-        gets room to double before it must be rebuilt; a closed month's is sized to its keys."""
-        new = sorted(self.added)
-        keys = array("Q", merge(self._exact_keys(), new)) if self.count else array("Q", new)
-        bloom = self.bloom
-        if bloom is None or len(keys) > bloom.capacity or (closed and bloom.capacity > len(keys) + MIN_CAPACITY):
-            bloom = Bloom(len(keys) if closed else 2 * len(keys), self.fp_rate)
-            new = keys
-        for key in new:
-            bloom.add(key)
-        header = {"month": self.month, "k": bloom.k, "m": bloom.m, "n": len(keys),
-                  "capacity": bloom.capacity, "fp_rate": bloom.fp_rate}
-        return b"".join((MAGIC, json.dumps(header, sort_keys=True).encode(), b"\n",
-                         bytes(bloom.bits), _encode(keys)))
+        Blocks that gained keys are re-encoded with a fresh Bloom filter sized to their keys; the others
+        are copied as they are (re-encoded only if the rate changed or the file is format 1)."""
+        new = {}
+        for key in sorted(self.added):
+            new.setdefault(key >> BLOCK_SHIFT, []).append(key)
+        reuse = not self._legacy and self.file_k == self.k and self.file_fp_rate == self.fp_rate
+        entries = []
+        for block in sorted(set(self._index) | set(new)):
+            old = self._index.get(block)
+            count = (old[0] if old else 0) + len(new.get(block, ()))
+            if old and reuse and block not in new:
+                entries.append([block, count, old[1], old[3], 0])
+            else:
+                entries.append([block, count, bloom_bits(count, self.fp_rate), 0, 0])
+        header = {"blocks": len(entries), "format": 2, "fp_rate": self.fp_rate, "k": self.k,
+                  "m": sum(e[2] for e in entries), "month": self.month, "n": sum(e[1] for e in entries)}
+        out.write(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n")
+        index_at = out.tell()
+        out.write(bytes(ENTRY.size * len(entries)))
+        for entry in entries:
+            block, count, m = entry[:3]
+            old = self._index.get(block)
+            if old and reuse and block not in new:
+                out.write(self._read(old[2], (old[1] + 7) // 8 + old[3]))
+                continue
+            keys = self._block_keys(block, old) if old else ()
+            if block in new:
+                keys = array("Q", merge(keys, new[block])) if old else array("Q", new[block])
+            exact = _encode(keys)
+            out.write(bloom_of(keys, m, self.k))
+            out.write(exact)
+            entry[3] = len(exact)
+        out.seek(index_at)
+        out.write(b"".join(ENTRY.pack(*entry) for entry in entries))
+        out.seek(0, 2)
 
-    @classmethod
-    def from_bytes(cls, month, data, fp_rate, where):
-        if not data.startswith(MAGIC):
-            raise ValueError("{}: not a seen file (bad magic)".format(where))
-        newline = data.index(b"\n", len(MAGIC))
-        header = json.loads(data[len(MAGIC):newline].decode())
-        if not all(isinstance(header.get(k), int) and header[k] >= 0 for k in ("k", "m", "n", "capacity")):
-            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, capacity".format(where, header))
-        start = newline + 1
-        nbytes = (header["m"] + 7) // 8
-        bits = bytearray(data[start:start + nbytes])
-        if len(bits) != nbytes:
-            raise ValueError("{}: truncated Bloom filter".format(where))
-        bloom = Bloom(header["capacity"], header["fp_rate"], bits, header["k"], header["m"])
-        return cls(month, fp_rate, bloom, data[start + nbytes:], header["n"], where)
+    def to_bytes(self):
+        import io
+        out = io.BytesIO()
+        self.write(out)
+        return out.getvalue()
+
+
+def _keep(cache, block, value):
+    if len(cache) >= CACHED_BLOCKS:
+        del cache[next(iter(cache))]
+    cache[block] = value
+    return value
+
+
+def _line(source, where):
+    data = b""
+    while b"\n" not in data:
+        more = source.read(256)
+        if not more:
+            raise ValueError("{}: truncated header".format(where))
+        data += more
+        if len(data) > 4096:
+            raise ValueError("{}: header line too long".format(where))
+    end = data.index(b"\n")
+    source.seek(source.tell() - (len(data) - end - 1))
+    return data[:end]
 
 
 def _encode(keys):

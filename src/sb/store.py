@@ -42,6 +42,7 @@ class ClusterPaths:
         self.purged = os.path.join(self.state, "purged.json")
         self.known_users = os.path.join(self.state, "known_users.json")
         self.visibility = os.path.join(self.state, "visibility.json")
+        self.boards_stamp = os.path.join(self.state, "boards.json")
         self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):
@@ -136,6 +137,17 @@ class Transaction:
     def write(self, path, data):
         temp = _temp_name(path)
         _write_synced(temp, data)
+        crashpoint("tx:staged")
+        self.renames.append((temp, path))
+
+    def write_with(self, path, fill):
+        """Stage `path` by streaming: `fill(handle)` writes to a seekable binary file (never held whole)."""
+        temp = _temp_name(path)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w+b") as handle:
+            fill(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         crashpoint("tx:staged")
         self.renames.append((temp, path))
 

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Storage benchmark: bytes on disk after 36 months x 6 clusters x 5,000 users, against spec section 17.
+
+    python3 bench/bench_storage.py [--months 36] [--clusters 6] [--users 5000] [--jobs-per-day 50000]
+
+Stdlib only. Writes one cluster's files with the product's own writers (sb.rollup daily_json,
+monthly_json and user_json, sb.leaderboard.board_json, sb.seen.SeenMonth.write) into a temp directory,
+measures them, and multiplies by the number of clusters (every cluster has the same shape). Seen files
+are costly to build (a Bloom filter of every job), so one month's file is built with the full job count
+and its size is multiplied by the months; --seen-months N builds N of them to check that the size is
+steady. See bench/README.md for the activity model and the figures.
+"""
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "src"))
+
+from sb.leaderboard import WINDOWS, board_json  # noqa: E402
+from sb.rollup import WIDTH, daily_json, month_totals, monthly_json, user_json, zero, add_into  # noqa: E402
+from sb.seen import SeenMonth  # noqa: E402
+from sb.timeutil import DAY, month_start, next_month  # noqa: E402
+
+MB = 1e6
+# spec section 17, upper ends of the ranges
+BUDGETS = {"rollups": 600 * MB, "seen": 50 * MB, "boards+users": 50 * MB}
+
+
+def usernames(count, rng):
+    """Unix-like names, 3 to 10 characters (median about 7)."""
+    names = set()
+    while len(names) < count:
+        stem = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 7)))
+        names.add(stem + str(rng.randint(0, 999)) if rng.random() < 0.5 else stem + rng.choice("aeiou"))
+    return sorted(names)
+
+
+def counters(rng, jobs):
+    """Plausible integer counters for `jobs` jobs of one user on one day (COLUMNS order)."""
+    elapsed = sum(rng.randint(60, 86400) for _ in range(min(jobs, 3))) * max(1, jobs // 3)
+    gpu = rng.random() < 0.15
+    gpu_jobs = rng.randint(1, jobs) if gpu else 0
+    return [jobs, gpu_jobs, rng.randint(0, jobs // 10 + 1) if rng.random() < 0.3 else 0, elapsed,
+            elapsed * rng.choice((1, 4, 8, 16, 64)), elapsed // 3 if gpu else 0, elapsed // 2 if gpu else 0,
+            jobs * rng.choice((4096, 16384, 65536, 262144)) * 1024, jobs * rng.randint(1000, 4000000),
+            jobs * rng.randint(2000, 8000000)]
+
+
+def month_names(first, count):
+    months, month = [], first
+    for _ in range(count):
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def write(path, data):
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return len(data)
+
+
+def seen_month(month, jobs, rng, fp_rate, first_id):
+    """A month's identities: mostly consecutive job ids (arrays, hets and requeues included), plus a tail of
+    long jobs with older ids, as a real month looks."""
+    seen = SeenMonth(month, fp_rate)
+    submit = float(month_start(month) - DAY)
+    gap = 30.0 * DAY / jobs
+    job_id = first_id
+    for _ in range(jobs):
+        job_id += 1 if rng.random() < 0.97 else rng.randint(2, 5)      # ids are given at submit, in order
+        submit += rng.expovariate(1 / gap)
+        if rng.random() < 0.01:                                         # a long job submitted up to 14 d before
+            seen.add((first_id - rng.randint(1, jobs // 4 + 1)) << 32 | int(submit - rng.randint(1, 14 * DAY)))
+        else:
+            seen.add(job_id << 32 | int(submit))
+    return seen, job_id
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--clusters", type=int, default=6)
+    parser.add_argument("--users", type=int, default=5000, help="users per cluster (default 5000)")
+    parser.add_argument("--jobs-per-day", type=int, default=50000, help="jobs ending per day per cluster")
+    parser.add_argument("--monthly-active", type=float, default=0.6, help="share of users with a job in a month")
+    parser.add_argument("--daily-active", type=float, default=0.25, help="share of a month's users active on a day")
+    parser.add_argument("--seen-months", type=int, default=1, help="seen files built at full size (default 1)")
+    parser.add_argument("--keep-daily-months", type=int, default=13,
+                        help="months of daily rollups a 365-day window needs (pruning figure)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fp-rate", type=float, default=1e-4)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    began = time.time()
+    work = tempfile.mkdtemp(prefix="sb-storage-")
+    try:
+        return run(args, rng, work, began)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args, rng, work, began):
+    users = usernames(args.users, rng)
+    months = month_names("2023-01", args.months)
+    sizes = {"daily": [], "monthly": [], "users": 0, "boards": 0, "seen": []}
+    totals = {}
+    daily_rows = 0
+    for month in months:
+        active = rng.sample(users, int(len(users) * args.monthly_active))
+        weights = [1.0 / (rank + 1) for rank in range(len(active))]            # Zipf over the month's users
+        first_day = month_start(month) // DAY
+        days_in_month = (month_start(next_month(month)) // DAY) - first_day
+        daily = {}
+        for day in range(days_in_month):
+            on_day = rng.sample(range(len(active)), max(1, int(len(active) * args.daily_active)))
+            share = sum(weights[i] for i in on_day)
+            daily["%02d" % (day + 1)] = {
+                active[i]: counters(rng, max(1, int(args.jobs_per_day * weights[i] / share))) for i in on_day}
+            daily_rows += len(on_day)
+        sizes["daily"].append(write(os.path.join(work, "daily-" + month + ".json"), daily_json(month, daily)))
+        per_user = month_totals(daily)
+        sizes["monthly"].append(write(os.path.join(work, "monthly-" + month + ".json"),
+                                      monthly_json(month, per_user, time.time())))
+        for user, value in per_user.items():
+            add_into(totals.setdefault(user, zero()), value)
+    for user, value in totals.items():
+        sizes["users"] += write(os.path.join(work, "user.json"), user_json(user, "hammer", value, time.time()))
+    for window, filename, _ in WINDOWS:      # every window holds (nearly) every user: the upper bound
+        sizes["boards"] += write(os.path.join(work, filename + ".json"),
+                                 board_json(window, "hammer", 3, totals, time.time(), 100))
+    seen_jobs = args.jobs_per_day * 30
+    first_id = 1000000
+    for month in months[:args.seen_months]:
+        seen, first_id = seen_month(month, seen_jobs, rng, args.fp_rate, first_id)
+        path = os.path.join(work, month + ".bloom")
+        with open(path, "wb") as handle:
+            seen.write(handle)
+        sizes["seen"].append((os.path.getsize(path), seen_jobs))
+        os.remove(path)
+
+    c, n = args.clusters, args.months
+    seen_bytes = sum(s for s, _ in sizes["seen"]) / len(sizes["seen"])
+    seen_per_job = sum(s for s, _ in sizes["seen"]) / sum(j for _, j in sizes["seen"])
+    daily, monthly = sum(sizes["daily"]) * c, sum(sizes["monthly"]) * c
+    kept = sum(sizes["daily"][-args.keep_daily_months:]) * c
+    rows = [
+        ("monthly rollups", n * c, monthly),
+        ("daily rollups (all {} months)".format(n), n * c, daily),
+        ("  of which the last {} months".format(args.keep_daily_months), args.keep_daily_months * c, kept),
+        ("user files", len(totals) * c, sizes["users"] * c),
+        ("leaderboards (3 windows)", 3 * c, sizes["boards"] * c),
+        ("seen files ({:,} jobs/month each; extrapolated)".format(seen_jobs), n * c, seen_bytes * n * c),
+    ]
+    print("SLURM Scoreboard storage benchmark, {}".format(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    print("model: {} months x {} clusters x {:,} users; {:.0%} of users active in a month, {:.0%} of those on "
+          "a day (Zipf weights); {:,} jobs/day/cluster; seed {}".format(
+              n, c, args.users, args.monthly_active, args.daily_active, args.jobs_per_day, args.seed))
+    print("one cluster: {:,} user-day rows in the daily rollups, {:,} users with data; seen file built for {} "
+          "month(s): {:.2f} B/job".format(daily_rows, len(totals), len(sizes["seen"]), seen_per_job))
+    print()
+    print("{:<52}{:>8}{:>14}{:>12}".format("kind", "files", "bytes", "MB"))
+    for label, files, size in rows:
+        print("{:<52}{:>8,}{:>14,.0f}{:>12.1f}".format(label, files, size, size / MB))
+    print()
+    checks = [
+        ("rollups, monthly + all daily", monthly + daily, BUDGETS["rollups"]),
+        ("rollups, monthly + daily pruned to {} months".format(args.keep_daily_months), monthly + kept,
+         BUDGETS["rollups"]),
+        ("leaderboards + all-time (user files)", (sizes["users"] + sizes["boards"]) * c, BUDGETS["boards+users"]),
+        ("seen files", seen_bytes * n * c, BUDGETS["seen"]),
+    ]
+    print("{:<52}{:>12}{:>12}  {}".format("spec section 17 budget", "MB", "budget MB", "verdict"))
+    for label, size, budget in checks:
+        print("{:<52}{:>12.1f}{:>12.0f}  {}".format(label, size / MB, budget / MB,
+                                                   "within" if size <= budget else "OVER"))
+    print("seen files per job: {:.2f} B; the budget's '10-50 MB for tens of millions of jobs' is 1.7-5 B/job "
+          "at 30M jobs".format(seen_per_job))
+    print("total bench time {:.0f} s".format(time.time() - began))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -588,6 +588,6 @@ def test_boards_missed_after_a_commit_are_rebuilt_by_the_next_tick(sandbox, monk
     assert sandbox.board() == before                                        # stale…
     killed[0] = False
     sandbox.run("poll", now=iso(T0 + 2100), options=("rate_limit_per_min=0", START))
-    rows = {r[0]: r[1] for r in sandbox.board()["table"]["rows"]}
+    rows = {r[0]: r[1] for r in zip(*sandbox.board()["table"]["data"])}
     assert rows == {user: metrics["jobs"] for user, metrics in sandbox.alltime().items()}   # …until the next tick
-    assert rows["alice"] == {r[0]: r[1] for r in before["table"]["rows"]}["alice"] + 1
+    assert rows["alice"] == {r[0]: r[1] for r in zip(*before["table"]["data"])}["alice"] + 1

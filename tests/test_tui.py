@@ -21,7 +21,7 @@ def session(root, **view):
 
 
 def users(s):
-    return [user for _, user, _ in s.rows()]
+    return [user for _, user in s.rows()]
 
 
 def test_keys_change_skill_sort_window_and_cluster_like_the_oracle(demo_root):

@@ -28,7 +28,9 @@ AGES = [("hammer", 240, False), ("negishi", 7200, True)]
 
 
 def scene(rows, clusters=BOTH, ages=AGES):
-    return view.Scene(rows, len(rows), clusters, ages, [], Theme(), False, max(len(user) for _, user, _ in rows))
+    counters = {user: c for _, user, c in rows}
+    return view.Scene([(rank, user) for rank, user, _ in rows], len(rows), counters.__getitem__, clusters, ages, [],
+                      Theme(), False, max(len(user) for _, user, _ in rows))
 
 
 def all_by_cpu():

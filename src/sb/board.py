@@ -6,7 +6,6 @@ import glob
 import json
 import os
 from itertools import chain
-from operator import add, itemgetter
 
 from sb.leaderboard import WINDOWS
 from sb.optout import read_optout_file
@@ -29,9 +28,8 @@ class Scores:
         self.root = root
         self.problems = {}  # path → one line saying what is wrong with it and what to do
         self._files = {}    # path → ((mtime_ns, size), parsed value or None when absent or bad)
-        self._merged = {}   # (clusters, window) → (stamps it was made from, {user: counters})
+        self._merged = {}   # (clusters, window) → (stamps it was made from, Table)
         self._paths = {}    # cluster → its ClusterPaths (made once: the board asks many times a frame)
-        self.generation = 0  # goes up whenever a file is (re)read or found changed: cached rankings are old
         self.clusters = self._find_clusters()
 
     def _find_clusters(self):
@@ -47,8 +45,6 @@ class Scores:
             if _stamp(path) != stamp:
                 del self._files[path]
                 changed = True
-        if changed:
-            self.generation += 1
         return changed
 
     def _read(self, path, parse):
@@ -56,7 +52,6 @@ class Scores:
         cached = self._files.get(path)
         if cached is None or cached[0] != stamp:
             self.problems.pop(path, None)
-            self.generation += 1
             value = None
             if stamp is not None:
                 try:
@@ -77,16 +72,24 @@ class Scores:
         return paths
 
     def table(self, clusters, window):
-        """{user: counters} of a window summed over these clusters (one cluster: its table as it is)."""
+        """The window's Table summed over these clusters, kept until one of their files changes."""
         boards = [self._board(c, window) for c in clusters]
-        tables = [board.users if board else {} for _, board in boards]
-        if len(tables) == 1:
-            return tables[0]
         stamps = [self._files[path][0] for path, _ in boards]
         made = self._merged.get((tuple(clusters), window))
         if made is None or made[0] != stamps:
-            made = self._merged[tuple(clusters), window] = (stamps, _sum_tables(tables))
+            made = self._merged[tuple(clusters), window] = (stamps, Table([b for _, b in boards if b]))
         return made[1]
+
+    def preload(self):
+        """Read one file not read yet (another window's, mostly); False when there is none. The board calls
+        this while idle, so that `w` later finds the files parsed."""
+        for window in WINDOW_NAMES:
+            for cluster in self.clusters:
+                path = os.path.join(self._cluster_paths(cluster).boards_dir, WINDOW_FILES[window] + ".json")
+                if path not in self._files:
+                    self._read(path, _parse_board)
+                    return True
+        return False
 
     def min_jobs(self, clusters, window):
         """The collectors' own min_jobs (the strictest when clusters differ), 3 when no file says."""
@@ -108,7 +111,53 @@ class Scores:
         return self._read(os.path.join(self.root, "config", "optout.txt"), read_optout_file) or set()
 
 
-Board = collections.namedtuple("Board", "min_jobs users")
+Board = collections.namedtuple("Board", "min_jobs names columns")
+Board.__doc__ = "One leaderboard file's min_jobs and counter table: names, and one list per counter column."
+
+
+class Table:
+    """One window's users summed over some clusters, read a column at a time: filtering and ranking need
+    two of the ten counters (jobs, and the sort column), and whole counters only the rows on screen."""
+
+    def __init__(self, boards):
+        self._boards = boards
+        self._columns = {}      # column index → {user: value summed over the boards}
+        self._counters = {}     # user → all counters, for the rows drawn so far
+        self._index = None      # per board, user → position in its lists
+
+    def column(self, index):
+        summed = self._columns.get(index)
+        if summed is None:
+            summed = self._columns[index] = _sum_column(self._boards, index)
+        return summed
+
+    def __len__(self):
+        return len(self.column(0))
+
+    def counters(self, user):
+        """A user's ten counters, summed over the boards."""
+        total = self._counters.get(user)
+        if total is None:
+            if self._index is None:
+                self._index = [dict(zip(b.names, range(len(b.names)))) for b in self._boards]
+            total = [0] * WIDTH
+            for board, index in zip(self._boards, self._index):
+                at = index.get(user)
+                if at is not None:
+                    total = [t + column[at] for t, column in zip(total, board.columns)]
+            self._counters[user] = total
+        return total
+
+
+def _sum_column(boards, index):
+    if not boards:
+        return {}
+    summed = dict(zip(boards[0].names, boards[0].columns[index]))
+    get = summed.get
+    for board in boards[1:]:
+        for user, value in zip(board.names, board.columns[index]):
+            summed[user] = get(user, 0) + value
+    return summed
 
 
 def _stamp(path):
@@ -142,44 +191,34 @@ def _parse_board(path):
             set(map(type, chain.from_iterable(data[1:]))) - {int}:
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
     min_jobs = doc.get("min_jobs")
-    return Board(min_jobs if type(min_jobs) is int else 3, dict(zip(data[0], map(list, zip(*data[1:])))))
-
-
-def _sum_tables(tables):
-    merged = dict(tables[0])
-    for table in tables[1:]:
-        for user in table.keys() & merged.keys():   # only users on both need adding up (set ops run in C)
-            merged[user] = list(map(add, merged[user], table[user]))
-        merged.update((user, table[user]) for user in table.keys() - merged.keys())
-    return merged
+    return Board(min_jobs if type(min_jobs) is int else 3, data[0], data[1:])
 
 
 def eligible(table, min_jobs, exclude=(), pattern=None, minimum=None):
-    """[(user, counters)] A to Z, leaving out: fewer than min_jobs jobs, excluded users, names not matching
-    the shell pattern, and rows below minimum = (metric, smallest counter value)."""
-    rows = [(u, c) for u, c in table.items() if c[0] >= min_jobs and u not in exclude]
+    """Users of the Table A to Z, leaving out: fewer than min_jobs jobs, excluded users, names not matching
+    the shell pattern, and users below minimum = (metric, smallest counter value)."""
+    users = [u for u, jobs in table.column(0).items() if jobs >= min_jobs and u not in exclude]
     if pattern:
-        rows = [row for row in rows if fnmatch.fnmatchcase(row[0], pattern)]
+        users = [u for u in users if fnmatch.fnmatchcase(u, pattern)]
     if minimum:
-        column, floor = COLUMN_OF[minimum[0]], minimum[1]
-        rows = [row for row in rows if row[1][column] >= floor]
-    rows.sort(key=itemgetter(0))
-    return rows
+        column, floor = table.column(COLUMN_OF[minimum[0]]), minimum[1]
+        users = [u for u in users if column[u] >= floor]
+    users.sort()
+    return users
 
 
-def ranking(rows, key, level_of=None):
-    """Eligible rows (A to Z) best first on key: a metric (highest first), "level" (total level, via level_of)
-    or "user" (A to Z); the sort is stable, so ties stay A to Z."""
+def ranking(users, key, table, level_of=None):
+    """Eligible users (A to Z) best first on key: a metric (highest first), "level" (total level, via
+    level_of on their counters) or "user" (A to Z); the sort is stable, so ties stay A to Z."""
     if key == "user":
-        return rows
+        return users
     if key == "level":
-        return sorted(rows, key=lambda row: level_of(row[1]), reverse=True)
-    column = COLUMN_OF[key]
-    return sorted(rows, key=lambda row: row[1][column], reverse=True)
+        return sorted(users, key=lambda user: level_of(table.counters(user)), reverse=True)
+    return sorted(users, key=table.column(COLUMN_OF[key]).__getitem__, reverse=True)
 
 
-def board_document(rows, cluster, window, metric, min_jobs, now, theme):
-    """The ranking [(rank, user, counters)] as JSON for scripts: every metric in its spec unit, and the total level."""
+def board_document(rows, counters, cluster, window, metric, min_jobs, now, theme):
+    """The ranking [(rank, user)] as JSON for scripts: every metric in its spec unit, and the total level."""
     return {"asof": iso_utc(now), "cluster": cluster, "window": window, "metric": metric, "min_jobs": min_jobs,
-            "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters), **to_metrics(counters))
-                     for n, user, counters in rows]}
+            "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters(user)),
+                          **to_metrics(counters(user))) for n, user in rows]}

@@ -171,7 +171,7 @@ def run_tui(args, env, out, err):
     color = screen.color_wanted(args.no_color, env)
     if args.json:
         rows = session.rows()[:args.limit]
-        doc = board.board_document(rows, args.cluster, args.window, session.view.sort,
+        doc = board.board_document(rows, session.table().counters, args.cluster, args.window, session.view.sort,
                                    session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
         print(json.dumps(doc, indent=1), file=out)
         return _report_problems(session, err)

@@ -83,6 +83,7 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
     keys = _curses_keys(curses)
     shown = None
     next_refresh = time.monotonic() + refresh_sec
+    preloading = True
     while True:
         height, width = screen.getmaxyx()
         session.height = height
@@ -90,12 +91,15 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         if lines != shown:
             _draw(curses, screen, lines, styles)
             shown = lines
-        screen.timeout(max(int((next_refresh - time.monotonic()) * 1000), 0))
+        screen.timeout(0 if preloading else max(int((next_refresh - time.monotonic()) * 1000), 0))
         try:
             key = screen.get_wch()
-        except curses.error:    # the timeout: time to look at the files
+        except curses.error:    # no key: read ahead the other windows' files, or it is time to look at the files
             key = None
         if key is None:
+            if preloading:
+                preloading = session.scores.preload()
+                continue
             session.refresh()
             next_refresh = time.monotonic() + refresh_sec
             continue

@@ -72,7 +72,8 @@ class Board(App):
         table.clear(columns=True)
         table.add_columns("Rank", "User", "Total", *(LABELS[m] + (arrow if m == view.sort else "")
                                                      for m in METRIC_NAMES))
-        for rank, user, counters in scene.rows:
+        for rank, user in scene.rows:
+            counters = scene.counters(user)
             cells = [("{} {:,}".format(crown, rank) if rank == 1 else "{:,}".format(rank)), user,
                      str(scene.theme.total_level(counters))]
             for metric in METRIC_NAMES:

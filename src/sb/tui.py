@@ -39,23 +39,27 @@ class Session:
         return [c for c in self.scores.clusters if not self.clusters_filter or c in self.clusters_filter]
 
     def rows(self):
-        """[(rank, user, counters)] in display order; rank is the standing on the sort column, best first."""
+        """[(rank, user)] in display order; rank is the standing on the sort column, best first."""
         view, clusters = self.view, self.clusters()
-        table = self.scores.table(clusters, view.window) if clusters else {}
+        table = self.table()
         min_jobs, opted_out = self.scores.min_jobs(clusters, view.window), self.scores.opted_out()
-        shown = (tuple(clusters), view.window, self.minimum, self.scores.generation)
+        # the Table object is new whenever one of its files changed; holding it here keeps that test exact
+        shown = (table, min_jobs, opted_out, self.minimum)
         if shown != self._eligible_key:     # who is on the board, A to Z; re-sorting needs only this
             self._eligible = eligible(table, min_jobs, opted_out, self.pattern, self.minimum)
             self._eligible_key = shown
         key = shown + (view.sort, view.descending)
         if key != self._rows_key:
-            best_first = ranking(self._eligible, view.sort, self.theme.total_level)
-            ranked = [(n, user, counters) for n, (user, counters) in enumerate(best_first, 1)]
+            best_first = ranking(self._eligible, view.sort, table, self.theme.total_level)
+            ranked = list(enumerate(best_first, 1))
             best_is_descending = view.sort != "user"     # the best name is the first, A to Z
             self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
             self._rows_key = key
-            self._name_width = max((len(user) for _, user, _ in self._rows), default=0)
+            self._name_width = max(map(len, best_first), default=0)
         return self._rows
+
+    def table(self):
+        return self.scores.table(self.clusters(), self.view.window)
 
     def scene(self):
         rows = self.rows()
@@ -65,8 +69,8 @@ class Session:
             last = self.scores.data_time(cluster, self.view.window)
             age = None if last is None else now - last
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval))
-        return Scene(rows, len(rows), self.clusters(), ages, sorted(self.scores.problems.values()), self.theme,
-                     self.tip, self._name_width)
+        return Scene(rows, len(rows), self.table().counters, self.clusters(), ages, sorted(self.scores.problems.values()),
+                     self.theme, self.tip, self._name_width)
 
     def refresh(self):
         """Re-read what changed on disk; True when the frame must be redrawn."""

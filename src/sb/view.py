@@ -43,10 +43,10 @@ HELP = (
     ("Rank", "standing on the sorted column; the crown marks number one"),
 )
 
-Scene = collections.namedtuple("Scene", "rows count clusters ages problems theme tip name_width")
-Scene.__doc__ = """What one frame shows: rows [(rank, user, counters)] in display order, how many players that is,
-the clusters summed, ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual tip, and
-the longest name among the rows (computed once per ranking, not per frame)."""
+Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width")
+Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
+printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed, ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual
+tip, and the longest name among the rows (computed once per ranking, not per frame)."""
 
 
 class View:
@@ -89,7 +89,7 @@ def frame(scene, view, width, height, glyphs="unicode", printing=False):
         top = scroll_top(view, len(scene.rows), body)
         for index in range(top, top + body):
             row = scene.rows[index] if index < len(scene.rows) else None
-            lines.append(_boxed(g, _row(row, columns, view, g, index == view.cursor, scene.theme), inner))
+            lines.append(_boxed(g, _row(row, scene, columns, view, g, index == view.cursor), inner))
     lines.append(_bottom_border(scene, view, g, inner, body))
     if printing:
         return lines
@@ -235,10 +235,11 @@ def _header(columns, view, g):
     return parts
 
 
-def _row(row, columns, view, g, is_cursor, theme):
+def _row(row, scene, columns, view, g, is_cursor):
     if row is None:
         return []
-    rank, user, counters = row
+    rank, user = row
+    counters, theme = scene.counters(user), scene.theme
     cells = columns[0]
     first = rank == 1
     base = "cursor" if is_cursor else "gold" if first else "row"
@@ -267,7 +268,8 @@ def _row(row, columns, view, g, is_cursor, theme):
 def _bottom_border(scene, view, g, inner, body):
     left = ""
     if scene.rows and view.mode != "help" and 0 <= view.cursor < len(scene.rows):
-        rank, user, counters = scene.rows[view.cursor]
+        rank, user = scene.rows[view.cursor]
+        counters = scene.counters(user)
         metric = view.sort if view.sort in METRIC_NAMES else "clock_hours"
         value = counters[COLUMN_OF[metric]] / SCALE_OF[metric]
         left = " #{:,} {}: {} XP, level {} ".format(rank, user, xp_text(metric, value), scene.theme.level(metric, counters))
@@ -285,7 +287,7 @@ def _bottom_border(scene, view, g, inner, body):
 
 def _prompt_or_hints(scene, view, g, width):
     if view.mode == "search":
-        hits = sum(1 for _, user, _ in scene.rows if view.typed and view.typed.lower() in user.lower())
+        hits = sum(1 for _, user in scene.rows if view.typed and view.typed.lower() in user.lower())
         return [(_fit(" /" + view.typed + g["caret"] + "   {} match(es); Enter keeps, Esc clears".format(hits),
                       width), "prompt")]
     if view.mode == "filter":

@@ -161,3 +161,14 @@ def test_the_c_locale_on_python_3_6_never_crashes_on_non_ascii(pyz, world, tmp_p
     assert done.returncode == 0 and "new job(s) from" in done.stdout and "Traceback" not in done.stderr, done.stderr
     done = run(python, pyz, ["demo"], env)
     assert done.returncode == 0 and "SLURM Scoreboard demo" in done.stdout, done.stderr
+
+
+def test_a_link_named_slurm_sb_tui_opens_the_board(pyz, world, demo_root):
+    """The textual tip says `slurm-sb-tui --backend textual`: a link of that name must be the board."""
+    link = os.path.join(world["tmp"], "slurm-sb-tui")
+    os.symlink(pyz, link)
+    done = subprocess.run([link, "--root", demo_root, "--json", "--limit", "3"], env=world["env"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["cluster"], doc["window"], [r["rank"] for r in doc["rows"]]) == ("ALL", "alltime", [1, 2, 3])

@@ -204,6 +204,11 @@ def run_demo(args, env, out, err):
     return demo(args.keep, out)
 
 
+def tui_main():
+    """The `slurm-sb-tui` entry point of a pip install."""
+    return main(["tui"] + sys.argv[1:])
+
+
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
             "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_tui,
             "doctor": run_doctor}
@@ -215,6 +220,8 @@ def main(argv=None, env=None, out=None, err=None):
         tolerant_stdout()
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
+    if argv is None and os.path.basename(sys.argv[0]).startswith("slurm-sb-tui"):
+        argv = ["tui"] + sys.argv[1:]   # a link named slurm-sb-tui (the name the textual tip uses) opens the board
     args = parser.parse_args(argv)
     if not args.command:
         if not (out.isatty() and sys.stdin.isatty()):

@@ -158,3 +158,55 @@ def test_unknown_cluster_and_bad_sort_are_one_line_errors(root):
         err = io.StringIO()
         assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
         assert words in err.getvalue() and err.getvalue().count("\n") == 1
+
+
+def test_damaged_cursor_times_and_an_unreadable_optout_list_do_not_crash_the_board(tmp_path):
+    root = str(tmp_path)
+    write_board(root, "hammer", "alltime", {"bob": counters(5, 2)})
+    os.makedirs(os.path.join(root, "clusters", "hammer", "state"))
+    with open(os.path.join(root, "clusters", "hammer", "state", "poll_cursor.json"), "w") as handle:
+        handle.write('{"last_success": Infinity}')
+    os.makedirs(os.path.join(root, "config", "optout.txt"))      # a directory where the list should be
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["tui", "--root", root, "--backend", "ansi"], out=out, err=err) == 0
+    assert "bob" in out.getvalue() and "optout.txt: cannot read" in err.getvalue()
+
+
+def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
+    from sb.board import Scores
+    root = str(tmp_path)
+    for value in (10 ** 400, -5):
+        path = write_board(root, "hammer", "alltime", {"bob": counters(5, 2)})
+        with open(path) as handle:
+            text = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text.replace('[\n["bob"],\n[5]', '[\n["bob"],\n[{}]'.format(value)))
+        scores = Scores(root)
+        assert scores.table(["hammer"], "alltime").counters("bob") == [0] * 10
+        assert "damaged counter table" in "".join(scores.problems.values()), value
+
+
+@pytest.mark.parametrize("args, words", [(["--refresh-sec", "3000000"], "--refresh-sec 3000000.0: expected"),
+                                         (["--refresh-sec", "0"], "--refresh-sec 0.0: expected")])
+def test_refresh_interval_is_checked(root, args, words):
+    err = io.StringIO()
+    assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
+    assert words in err.getvalue()
+
+
+def test_a_root_without_clusters_says_to_check_root(tmp_path):
+    err = io.StringIO()
+    assert cli.main(["tui", "--root", str(tmp_path)], out=io.StringIO(), err=err) == 1
+    assert "no clusters under" in err.getvalue() and "check --root" in err.getvalue()
+
+
+def test_c_locale_gets_ascii_even_where_python_writes_utf8(root):
+    import subprocess
+    import sys
+    env = dict(os.environ, LC_ALL="C", PYTHONPATH=os.pathsep.join(sys.path))
+    env.pop("LANG", None)
+    done = subprocess.run([sys.executable, "-m", "sb", "tui", "--root", root, "--limit", "2"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          errors="replace")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("+== * SLURM Scoreboard * ==")

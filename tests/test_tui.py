@@ -95,9 +95,27 @@ def test_filter_clusters_and_minimum(demo_root):
     ("", (None, None)), ("hammer", ({"hammer"}, None)), (">=2", (None, ("clock_hours", 7200))),
     ("gpu-h>1.5", (None, ("gpu_clock_hours", 5401))), ("jobs>=1k", (None, ("jobs", 1000))),
     ("hammer,negishi maxrss>=1", ({"hammer", "negishi"}, ("sum_max_mem_mb", 1024))),
+    ("reqmem>=1.5g", (None, ("sum_req_mem_mb", 1536 * 1024))),       # memory cells are binary: 1.5G = 1536 MB
+    ("reqmem>=10t", (None, ("sum_req_mem_mb", 10 * 1024 ** 3))),
+    ("jobs>=2.007k", (None, ("jobs", 2007))), ("jobs>1.001k", (None, ("jobs", 1002))),   # exact, no float dust
+    ("cpu-h>=1.1", (None, ("clock_hours", 3960))),
 ])
 def test_parse_filter(text, expected):
     assert tui.parse_filter(text, BOTH, "clock_hours") == expected
+
+
+@pytest.mark.parametrize("text", ["jobs>" + "9" * 310, "jobs>=1.2.3", "cpu-h>=abc"])
+def test_absurd_filters_are_refused_with_a_message(text):
+    with pytest.raises(ValueError) as caught:
+        tui.parse_filter(text, BOTH, "clock_hours")
+    assert str(caught.value).startswith("filter: ")
+
+
+def test_user_pattern_and_minimum_hide_rows_but_keep_standings(demo_root):
+    s = session(demo_root)
+    s.pattern = "u004*"
+    want = [(n, u) for n, (u, _) in enumerate(demo_ranking(BOTH, "alltime", "clock_hours"), 1) if u.startswith("u004")]
+    assert s.rows() == want and want[0][0] > 1
 
 
 # ---- on a real terminal ------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class Scores:
                     value = parse(path)
                 except ValueError as problem:
                     self.problems[path] = str(problem)
+                except OSError as problem:      # a directory where the file should be, no permission
+                    self.problems[path] = "{}: cannot read ({}); check it".format(path, problem.strerror)
             cached = self._files[path] = (stamp, value)
         return cached[1]
 
@@ -101,7 +103,7 @@ class Scores:
         a rebuild) when the window's leaderboard file was written; None when there is neither."""
         cursor = self._read(self._cluster_paths(cluster).cursor, _parse_json)
         value = cursor.get("last_success") if isinstance(cursor, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11:
             return value
         path, board = self._board(cluster, window)
         stamp = self._files[path][0]
@@ -188,23 +190,29 @@ def _parse_board(path):
     data = table.get("data")
     if not isinstance(data, list) or len(data) != WIDTH + 1 or any(not isinstance(c, list) for c in data) or \
             len({len(c) for c in data}) > 1 or set(map(type, data[0])) - {str} or \
-            set(map(type, chain.from_iterable(data[1:]))) - {int}:
+            set(map(type, chain.from_iterable(data[1:]))) - {int} or \
+            any(column and not 0 <= min(column) <= max(column) < 2 ** 63 for column in data[1:]):
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
     min_jobs = doc.get("min_jobs")
     return Board(min_jobs if type(min_jobs) is int else 3, data[0], data[1:])
 
 
-def eligible(table, min_jobs, exclude=(), pattern=None, minimum=None):
-    """Users of the Table A to Z, leaving out: fewer than min_jobs jobs, excluded users, names not matching
-    the shell pattern, and users below minimum = (metric, smallest counter value)."""
+def eligible(table, min_jobs, exclude=()):
+    """Users of the Table A to Z, leaving out those with fewer than min_jobs jobs and excluded users."""
     users = [u for u, jobs in table.column(0).items() if jobs >= min_jobs and u not in exclude]
-    if pattern:
-        users = [u for u in users if fnmatch.fnmatchcase(u, pattern)]
-    if minimum:
-        column, floor = table.column(COLUMN_OF[minimum[0]]), minimum[1]
-        users = [u for u in users if column[u] >= floor]
     users.sort()
     return users
+
+
+def only(ranked, table, pattern=None, minimum=None):
+    """Ranked rows [(rank, user)] whose name matches the shell pattern and whose counter reaches
+    minimum = (metric, smallest counter value); ranks stay the standings among everyone."""
+    if pattern:
+        ranked = [row for row in ranked if fnmatch.fnmatchcase(row[1], pattern)]
+    if minimum:
+        column, floor = table.column(COLUMN_OF[minimum[0]]), minimum[1]
+        ranked = [row for row in ranked if column[row[1]] >= floor]
+    return ranked
 
 
 def ranking(users, key, table, level_of=None):

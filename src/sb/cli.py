@@ -56,7 +56,8 @@ def _tui_options(parser):
     parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
     parser.add_argument("--metric", choices=METRIC_NAMES, default="clock_hours", help="the skill that decides the rank")
     parser.add_argument("--sort", metavar="COL[:asc|desc]",
-                        help="sort column (overrides --metric): user, level or a metric; desc = best first")
+                        help="sort column (overrides --metric): user, level or a metric; the default order is "
+                             "best first (highest values; names A to Z)")
     parser.add_argument("--user", metavar="PATTERN", help="only users matching this shell pattern, e.g. 'a*'")
     parser.add_argument("--refresh-sec", type=float, default=5.0, metavar="N",
                         help="look for new data every N seconds (default 5)")
@@ -163,7 +164,6 @@ def run_doctor(args, env, out, err):
 
 def run_tui(args, env, out, err):
     import json
-    import locale
     from sb import board, screen, tui
     settings = settings_from(args, env, need_cluster=False)
     clock = clock_from(args.now)
@@ -182,8 +182,8 @@ def run_tui(args, env, out, err):
             env.get("TERM", "")), file=err)
         backend = "ansi"
     if backend == "ansi" or not interactive:
-        encoding = getattr(out, "encoding", None) or locale.getpreferredencoding(False)
-        screen.print_board(session, out, args.limit or 50, color, screen.glyph_set(encoding), screen.terminal_width(out))
+        screen.print_board(session, out, 50 if args.limit is None else args.limit, color,
+                           screen.locale_glyphs(out), screen.terminal_width(out))
         return _report_problems(session, err)
     if backend == "textual":
         if tui.textual_available():

@@ -26,15 +26,13 @@ def _source_fixture(cluster):
 
 def show_board(root, out):
     """The all-time board of both clusters, as `tui --backend ansi` prints it."""
-    import locale
     from sb.board import Scores
-    from sb.screen import glyph_set, print_board, terminal_width
+    from sb.screen import locale_glyphs, print_board, terminal_width
     from sb.skills import load_theme
     from sb.tui import Session
     from sb.view import View
     session = Session(Scores(root), load_theme(root), View(), time.time)
-    encoding = getattr(out, "encoding", None) or locale.getpreferredencoding(False)
-    print_board(session, out, 20, True, glyph_set(encoding), terminal_width(out))
+    print_board(session, out, 20, True, locale_glyphs(out), terminal_width(out))
 
 
 def demo(keep, out):

@@ -22,6 +22,20 @@ def glyph_set(encoding):
     return "unicode" if (encoding or "").lower().replace("-", "").replace("_", "") == "utf8" else "ascii"
 
 
+def locale_glyphs(stream=None):
+    """ASCII unless both the C library's locale (what curses and the terminal use) and the stream are UTF-8.
+
+    Python 3.7+ writes UTF-8 even in the C locale (PEP 538/540), so the stream alone cannot tell."""
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:    # LANG names a locale this system lacks: the C library stays in "C"
+        pass
+    codeset = locale.nl_langinfo(locale.CODESET)
+    stream_encoding = getattr(stream, "encoding", None) if stream is not None else "utf-8"
+    return "unicode" if glyph_set(codeset) == "unicode" and glyph_set(stream_encoding or codeset) == "unicode" \
+        else "ascii"
+
+
 def color_wanted(no_color_flag, env):
     """--no-color and a non-empty NO_COLOR (no-color.org) turn colour off."""
     return not no_color_flag and not env.get("NO_COLOR")
@@ -67,8 +81,11 @@ def run_curses(session, refresh_sec, color, glyphs=None):
     """The interactive board until `q`; curses.wrapper puts the terminal back however this ends."""
     import curses
     os.environ.setdefault("ESCDELAY", "25")     # Esc answers at once, not after curses' default second
-    locale.setlocale(locale.LC_ALL, "")
-    glyphs = glyphs or glyph_set(locale.getpreferredencoding(False))
+    try:
+        locale.setlocale(locale.LC_ALL, "")
+    except locale.Error:    # an unknown locale: carry on in "C" (ASCII borders)
+        pass
+    glyphs = glyphs or locale_glyphs()
     try:
         return curses.wrapper(lambda screen: _loop(curses, screen, session, refresh_sec, color, glyphs))
     except KeyboardInterrupt:   # Ctrl-C is a normal way out of a full-screen tool; wrapper has restored the tty

@@ -4,12 +4,12 @@ from textual.app import App
 from textual.widgets import DataTable, Footer, Static
 
 from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, COLUMN_OF, humanize
-from sb.view import GLYPHS, WINDOW_TITLES, age_text
+from sb.view import GLYPHS, HELP, WINDOW_TITLES, age_text
 
 # Textual key names → the Session's key names
 KEYS = {"tab": "TAB", "shift+tab": "BTAB", "up": "UP", "down": "DOWN", "left": "LEFT", "right": "RIGHT",
         "pageup": "PGUP", "pagedown": "PGDN", "home": "HOME", "end": "END", "enter": "ENTER", "escape": "ESC",
-        "backspace": "BACKSPACE", "ctrl+c": "q"}
+        "backspace": "BACKSPACE"}
 
 
 class Board(App):
@@ -45,6 +45,9 @@ class Board(App):
         pass    # the bindings are there for the footer; keys are handled in on_key
 
     def on_key(self, event):
+        if event.key == "ctrl+c":       # quits from any mode (at a prompt, "q" is a letter)
+            self.exit(0)
+            return
         key = KEYS.get(event.key, event.character or "")
         if not key:
             return
@@ -61,6 +64,7 @@ class Board(App):
 
     def _redraw(self):
         session, view = self.session, self.session.view
+        session.height = max(self.size.height, 8)    # PgUp/PgDn move by about a screenful
         scene = session.scene()
         crown = GLYPHS["unicode"]["crown"]
         ages = "  ".join("{} {}{}".format(c, "never polled" if a is None else age_text(a), " (stale)" if s else "")
@@ -82,7 +86,9 @@ class Board(App):
             table.add_row(*cells)
         if scene.rows:
             table.move_cursor(row=max(view.cursor, 0))
-        prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed}.get(view.mode, "")
+        prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed,
+                  "help": "  ".join("{} {}".format(k, w) for k, w in HELP[1:12]) + "  (any key closes)"}.get(
+            view.mode, "")
         self.query_one("#status", Static).update(prompt or view.message or (scene.problems[0] if scene.problems
                                                                              else ""))
 

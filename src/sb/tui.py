@@ -1,11 +1,13 @@
 """The board's controller: scores on disk + view state + key presses → scenes for a front end to draw, and the
 choice of front end (curses, Textual, or the one-shot ANSI table and JSON)."""
+import math
 import os
 import re
 import sys
+from fractions import Fraction
 
-from sb.board import ALL, WINDOW_NAMES, Scores, eligible, ranking
-from sb.skills import LABELS, METRIC_NAMES, SCALE_OF, load_theme
+from sb.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
+from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
 from sb.view import SORT_KEYS, Scene, View, body_height
 
 # key name (as front ends report them) → action; printable keys are their own character.
@@ -46,16 +48,17 @@ class Session:
         # the Table object is new whenever one of its files changed; holding it here keeps that test exact
         shown = (table, min_jobs, opted_out, self.minimum)
         if shown != self._eligible_key:     # who is on the board, A to Z; re-sorting needs only this
-            self._eligible = eligible(table, min_jobs, opted_out, self.pattern, self.minimum)
+            self._eligible = eligible(table, min_jobs, opted_out)
             self._eligible_key = shown
         key = shown + (view.sort, view.descending)
         if key != self._rows_key:
             best_first = ranking(self._eligible, view.sort, table, self.theme.total_level)
-            ranked = list(enumerate(best_first, 1))
+            # --user and a filter's minimum hide rows but keep everyone's standing
+            ranked = only(list(enumerate(best_first, 1)), table, self.pattern, self.minimum)
             best_is_descending = view.sort != "user"     # the best name is the first, A to Z
             self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
             self._rows_key = key
-            self._name_width = max(map(len, best_first), default=0)
+            self._name_width = max((len(user) for _, user in ranked), default=0)
         return self._rows
 
     def table(self):
@@ -229,7 +232,9 @@ class Session:
         self._keeping_cursor(change)
 
 
-_MINIMUM = re.compile(r"^([a-z_-]*)(>=|>)([0-9.]+)([kmgt]?)$")
+_MINIMUM = re.compile(r"^([a-z_-]*)(>=|>)([0-9]{1,15}(?:\.[0-9]{1,9})?)([kmgtp]?)$")
+SUFFIXES = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12, "p": 10 ** 15}
+MEMORY_SUFFIXES = {"": 1, "k": Fraction(1, 1024), "m": 1, "g": 1024, "t": 1024 ** 2, "p": 1024 ** 3}  # of MB, as shown
 _BY_NAME = dict({m: m for m in METRIC_NAMES}, **{LABELS[m].lower(): m for m in METRIC_NAMES})
 
 
@@ -251,11 +256,11 @@ def parse_filter(text, clusters, sort):
             raise ValueError("filter: {!r}: name a skill ({}) before {}".format(
                 word, ", ".join(LABELS[m].lower() for m in METRIC_NAMES), operator))
         try:
-            value = float(number) * 1000 ** " kmgt".index(suffix or " ")
+            value = Fraction(number)        # exact: 2.007k must be 2007 jobs, not 2007.0000000000002
         except ValueError:
             raise ValueError("filter: {!r}: {!r} is not a number".format(word, number))
-        counter = value * SCALE_OF[metric]
-        smallest = int(counter) + 1 if operator == ">" else -int(-counter // 1)
+        counter = value * (MEMORY_SUFFIXES if metric in MEMORY else SUFFIXES)[suffix] * SCALE_OF[metric]
+        smallest = math.floor(counter) + 1 if operator == ">" else math.ceil(counter)
         minimum = (metric, smallest)
     return (chosen or None), minimum
 
@@ -277,6 +282,11 @@ def open_session(args, settings, env, clock):
     sort, _, order = (args.sort or args.metric).partition(":")
     if sort not in SORT_KEYS or order not in ("", "asc", "desc"):
         raise ValueError("--sort {}: expected COL[:asc|desc], COL one of {}".format(args.sort, ", ".join(SORT_KEYS)))
+    if not 0.2 <= args.refresh_sec <= 86400:
+        raise ValueError("--refresh-sec {}: expected seconds between 0.2 and 86400".format(args.refresh_sec))
+    if not scores.clusters:
+        raise ValueError("no clusters under {}: check --root (or 'root' in the config); a collector's first poll "
+                         "creates them".format(os.path.join(settings.root, "clusters")))
     view = View(args.cluster, args.window, sort, order == "desc" if order else sort != "user")
     return Session(scores, load_theme(settings.root), view, clock, settings.poll_interval_sec, args.user,
-                   tip=not textual_available())
+                   tip=sys.version_info >= (3, 9) and not textual_available())

@@ -202,7 +202,7 @@ class SeenMonth:
             bits = _keep(self._blooms, block, self._read(entry[2], (entry[1] + 7) // 8))
         return bloom_has(bits, entry[1], self.file_k, key)
 
-    def _block_keys(self, block, entry):
+    def _block_keys(self, block, entry, keep=True):
         keys = self._decoded.get(block)
         if keys is None:
             count, m, offset, exact = entry
@@ -212,7 +212,8 @@ class SeenMonth:
             except (ValueError, zlib.error) as err:
                 raise ValueError("{}: exact record of block {} is damaged ({}); restore the file from "
                                  "backup".format(self.where, block, err))
-            _keep(self._decoded, block, keys)
+            if keep:
+                _keep(self._decoded, block, keys)
         return keys
 
     def _read(self, offset, size):
@@ -255,7 +256,7 @@ class SeenMonth:
             if old and reuse and block not in new:
                 out.write(self._read(old[2], (old[1] + 7) // 8 + old[3]))
                 continue
-            keys = self._block_keys(block, old) if old else ()
+            keys = self._block_keys(block, old, keep=False) if old else ()   # read once: not cached
             if block in new:
                 keys = array("Q", merge(keys, new[block])) if old else array("Q", new[block])
             exact = _encode(keys)

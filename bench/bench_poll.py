@@ -97,8 +97,10 @@ def bench(args, work):
     for label, runs in (("idle tick (nothing new)", idle), ("busy tick", busy)):
         cpu = [r["cpu"] for r in runs]
         wall = [r["wall"] for r in runs]
-        print("{:<26} collector CPU {:.3f} s ({:.3f}..{:.3f}), wall {:.2f} s, new jobs {}".format(
-            label, statistics.median(cpu), min(cpu), max(cpu), statistics.median(wall), sorted({r["new"] for r in runs})))
+        rss = [r["rss_kib"] / 1024.0 for r in runs]
+        print("{:<26} collector CPU {:.3f} s ({:.3f}..{:.3f}), wall {:.2f} s, peak RSS {:.1f} MiB, new jobs {}".format(
+            label, statistics.median(cpu), min(cpu), max(cpu), statistics.median(wall), statistics.median(rss),
+            sorted({r["new"] for r in runs})))
     print("total bench time {:.0f} s".format(time.time() - began))
     return 0
 

@@ -2,6 +2,8 @@
 depends only on its keys; format 1 files are still read."""
 import json
 import random
+import zlib
+from array import array
 
 import pytest
 
@@ -117,6 +119,15 @@ def test_every_month_is_sized_to_its_keys():
     assert len(data) / 20000 < 2.4 + 1.0                           # …plus the exact record and the index
 
 
+def encode_v1(keys):
+    """Format 1's exact record, as the previous release wrote it: zlib of job-id and submit deltas."""
+    ids = array("Q", (k >> 32 for k in keys))
+    submits = array("q", (k & 0xFFFFFFFF for k in keys))
+    id_deltas = array("Q", [ids[0]] if ids else []) + array("Q", (b - a for a, b in zip(ids, ids[1:])))
+    submit_deltas = array("q", submits[:1]) + array("q", (b - a for a, b in zip(submits, submits[1:])))
+    return zlib.compress(id_deltas.tobytes() + submit_deltas.tobytes(), 6)
+
+
 def write_v1(keys, fp_rate=1e-4):
     """A format 1 file as the previous release wrote it: one filter, one exact record for the month."""
     keys = sorted(keys)
@@ -125,7 +136,7 @@ def write_v1(keys, fp_rate=1e-4):
     k = 13
     header = {"month": "2024-01", "k": k, "m": m, "n": len(keys), "capacity": capacity, "fp_rate": fp_rate}
     return b"".join((MAGIC_V1, json.dumps(header, sort_keys=True).encode(), b"\n", bytes(bloom_of(keys, m, k)),
-                     seen_mod._encode(keys)))
+                     encode_v1(keys)))
 
 
 def test_format_1_files_are_read_and_rewritten_as_format_2_with_every_key():
@@ -169,3 +180,14 @@ def test_open_reads_a_file_and_a_missing_file_is_an_empty_month(tmp_path):
     again.close()
     with open(path, "rb") as handle:
         assert handle.read(len(seen_mod.MAGIC)) == seen_mod.MAGIC
+
+
+def test_requeued_runs_of_one_job_id_are_told_apart_inside_a_block():
+    seen = SeenMonth("2024-01", 1e-4)
+    runs = [key(4097, 1700000000 + 60 * n) for n in range(0, 10, 2)]   # five runs of job 4097
+    for k in runs + [key(4096), key(4098)]:
+        seen.add(k)
+    restored = SeenMonth.from_bytes("2024-01", seen.to_bytes(), 1e-4, "f")
+    assert all(k in restored for k in runs) and key(4096) in restored and key(4098) in restored
+    assert not any(key(4097, 1700000000 + 60 * n) in restored for n in range(1, 10, 2))
+    assert key(4097, 1700000000 + 600) not in restored and key(4099) not in restored

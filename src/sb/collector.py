@@ -2,7 +2,9 @@
 
 Every piece of a window read from sacct is either committed whole (rollups, user totals, seen identities,
 the problem log and the cursor in one Transaction) or not at all, so kill -9, a failed sacct call or a
-re-run never loses or double counts a job.
+re-run never loses or double counts a job. A window with more new jobs than PIECE_JOBS is also committed
+in pieces of that many jobs as it streams (without its cursor and problem log, which wait for its end),
+so memory stays flat whatever the month's size.
 """
 import json
 import os

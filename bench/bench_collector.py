@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -399,13 +398,18 @@ def main(argv=None):
     if args.runs < 1 or args.jobs < 1:
         parser.error("--runs and --jobs must be at least 1")
 
-    work = os.path.abspath(args.keep_dir) if args.keep_dir else tempfile.mkdtemp(prefix="sb-bench-")
+    return in_work_dir(args, "sb-bench-", bench)
+
+
+def in_work_dir(args, prefix, run):
+    """run(args, work) in --keep-dir or a temporary directory (removed after), with src/, tests/ importable."""
+    work = os.path.abspath(args.keep_dir) if args.keep_dir else tempfile.mkdtemp(prefix=prefix)
     os.makedirs(work, exist_ok=True)
     sys.pycache_prefix = os.path.join(work, "pycache")  # keep src/, bench/, tests/ free of __pycache__
     for path in (TESTS, HERE, VENDOR, SRC):
         sys.path.insert(0, path)
     try:
-        return bench(args, work)
+        return run(args, work)
     finally:
         if not args.keep_dir:
             shutil.rmtree(work, ignore_errors=True)

@@ -17,7 +17,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,16 +37,7 @@ def main(argv=None):
     parser.add_argument("--keep-dir", help="work directory to keep (input and the backfilled root are reused)")
     parser.add_argument("--seed", type=int, default=2)
     args = parser.parse_args(argv)
-    work = os.path.abspath(args.keep_dir) if args.keep_dir else tempfile.mkdtemp(prefix="sb-poll-")
-    os.makedirs(work, exist_ok=True)
-    sys.pycache_prefix = os.path.join(work, "pycache")
-    for path in (bc.TESTS, bc.VENDOR, bc.SRC):
-        sys.path.insert(0, path)
-    try:
-        return bench(args, work)
-    finally:
-        if not args.keep_dir:
-            shutil.rmtree(work, ignore_errors=True)
+    return bc.in_work_dir(args, "sb-poll-", bench)
 
 
 def bench(args, work):

@@ -23,7 +23,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "src"))
 
 from sb.leaderboard import WINDOWS, board_json  # noqa: E402
-from sb.rollup import WIDTH, daily_json, month_totals, monthly_json, user_json, zero, add_into  # noqa: E402
+from sb.rollup import daily_json, month_totals, monthly_json, user_json, zero, add_into  # noqa: E402
 from sb.seen import SeenMonth  # noqa: E402
 from sb.timeutil import DAY, month_start, next_month  # noqa: E402
 

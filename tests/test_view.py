@@ -3,7 +3,6 @@
 The rows below are in the order a person ranks them by eye; levels in the goldens were worked out from the
 published OSRS XP table (see test_skills.py) with the default XP per unit, e.g. alice's 1,000 CPU-h at
 10 XP/h = 10,000 XP, level 27 (9,730 <= 10,000 < 10,824)."""
-import io
 import os
 import re
 

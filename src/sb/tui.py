@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from sb.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
 from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.view import SORT_KEYS, Scene, View, body_height
+from sb.view import SORT_KEYS, Scene, View, body_height, scroll_top
 
 # key name (as front ends report them) → action; printable keys are their own character.
 KEYMAP = {
@@ -163,7 +163,6 @@ class Session:
         self._scroll()
 
     def _scroll(self):
-        from sb.view import scroll_top
         self.view.top = scroll_top(self.view, len(self.rows()), body_height(self.height))
 
     def _up(self):

@@ -3,7 +3,7 @@ Session as the curses board. Imported only when `textual` is installed on Python
 from textual.app import App
 from textual.widgets import DataTable, Footer, Static
 
-from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, COLUMN_OF, humanize
+from sb.skills import LABELS, METRIC_NAMES, cell_text
 from sb.view import GLYPHS, HELP, WINDOW_TITLES, age_text
 
 # Textual key names → the Session's key names
@@ -30,6 +30,7 @@ class Board(App):
     def __init__(self, session, refresh_sec):
         super().__init__()
         self.session, self.refresh_sec = session, refresh_sec
+        self._filled = None     # the rows (and sort) the DataTable holds: moving the cursor must not refill it
 
     def compose(self):
         yield Static(id="info")
@@ -70,20 +71,22 @@ class Board(App):
         ages = "  ".join("{} {}{}".format(c, "never polled" if a is None else age_text(a), " (stale)" if s else "")
                          for c, a, s in scene.ages)
         arrow = "▼" if view.descending else "▲"
-        self.query_one("#info", Static).update("{} SLURM Scoreboard   {}   {}   ranked by {} {}   {} players   {}".format(
+        info = "{} SLURM Scoreboard   {}   {}   ranked by {} {}   {} players   {}"
+        self.query_one("#info", Static).update(info.format(
             crown, view.cluster, WINDOW_TITLES[view.window], view.sort, arrow, scene.count, ages))
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("Rank", "User", "Total", *(LABELS[m] + (arrow if m == view.sort else "")
-                                                     for m in METRIC_NAMES))
-        for rank, user in scene.rows:
-            counters = scene.counters(user)
-            cells = [("{} {:,}".format(crown, rank) if rank == 1 else "{:,}".format(rank)), user,
-                     str(scene.theme.total_level(counters))]
-            for metric in METRIC_NAMES:
-                value = counters[COLUMN_OF[metric]] / SCALE_OF[metric]
-                cells.append("{} ({})".format(humanize(value, metric in MEMORY), scene.theme.level(metric, counters)))
-            table.add_row(*cells)
+        if self._filled != (scene.rows, view.sort, view.descending):    # Session keeps the same list until re-ranked
+            self._filled = (scene.rows, view.sort, view.descending)
+            table.clear(columns=True)
+            table.add_columns("Rank", "User", "Total", *(LABELS[m] + (arrow if m == view.sort else "")
+                                                         for m in METRIC_NAMES))
+            for rank, user in scene.rows:
+                counters = scene.counters(user)
+                cells = [("{} {:,}".format(crown, rank) if rank == 1 else "{:,}".format(rank)), user,
+                         str(scene.theme.total_level(counters))]
+                cells += ["{} ({})".format(cell_text(m, counters), scene.theme.level(m, counters))
+                          for m in METRIC_NAMES]
+                table.add_row(*cells)
         if scene.rows:
             table.move_cursor(row=max(view.cursor, 0))
         prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed,

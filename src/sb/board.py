@@ -64,8 +64,11 @@ class Scores:
         return cached[1]
 
     def _board(self, cluster, window):
-        path = os.path.join(self._cluster_paths(cluster).boards_dir, WINDOW_FILES[window] + ".json")
+        path = self._board_path(cluster, window)
         return path, self._read(path, _parse_board)
+
+    def _board_path(self, cluster, window):
+        return os.path.join(self._cluster_paths(cluster).boards_dir, WINDOW_FILES[window] + ".json")
 
     def _cluster_paths(self, cluster):
         paths = self._paths.get(cluster)
@@ -87,9 +90,8 @@ class Scores:
         this while idle, so that `w` later finds the files parsed."""
         for window in WINDOW_NAMES:
             for cluster in self.clusters:
-                path = os.path.join(self._cluster_paths(cluster).boards_dir, WINDOW_FILES[window] + ".json")
-                if path not in self._files:
-                    self._read(path, _parse_board)
+                if self._board_path(cluster, window) not in self._files:
+                    self._board(cluster, window)
                     return True
         return False
 
@@ -132,9 +134,6 @@ class Table:
         if summed is None:
             summed = self._columns[index] = _sum_column(self._boards, index)
         return summed
-
-    def __len__(self):
-        return len(self.column(0))
 
     def counters(self, user):
         """A user's ten counters, summed over the boards."""

@@ -167,7 +167,7 @@ def run_tui(args, env, out, err):
     from sb import board, screen, tui
     settings = settings_from(args, env, need_cluster=False)
     clock = clock_from(args.now)
-    session = tui.open_session(args, settings, env, clock)
+    session = tui.open_session(args, settings, clock)
     color = screen.color_wanted(args.no_color, env)
     if args.json:
         rows = session.rows()[:args.limit]

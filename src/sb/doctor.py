@@ -89,7 +89,7 @@ def sacct_checks(settings):
     yield Check("OK", "sacct", "{} ({})".format(first_error(version[1]), shutil.which(sacct) or sacct))
     squeue = run_command([settings.squeue, "--version"])
     yield (Check("OK", "squeue", first_error(squeue[1])) if squeue else
-           Check("WARN", "squeue", "{!r} not found".format(settings.squeue), "live activity (the 'now' column) stays empty"))
+           Check("WARN", "squeue", "{!r} not found".format(settings.squeue), "live activity (live.json) stays empty"))
     yield fields_check(sacct)
     if not settings.cluster:
         yield Check("FAIL", "cluster", "no cluster configured", "set 'cluster:' in the config or pass --cluster")

@@ -1,6 +1,6 @@
 """Live activity: one squeue snapshot → per-user running/pending jobs, CPUs and GPUs → clusters/<c>/live.json.
 
-Never added to rollups: it is what is happening now, for a "now" column on the board.
+Never added to rollups: it is what is happening now (the board does not show it yet).
 """
 import json
 import subprocess

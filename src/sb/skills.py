@@ -109,6 +109,16 @@ def humanize(value, memory=False):
     return text + suffixes[index].strip()
 
 
+def value_of(metric, counters):
+    """A skill's value in its unit (hours, jobs, MB) from a user's integer counters."""
+    return counters[COLUMN_OF[metric]] / SCALE_OF[metric]
+
+
+def cell_text(metric, counters):
+    """A skill's value as a board cell shows it: humanized, memory in binary units of MB."""
+    return humanize(value_of(metric, counters), memory=metric in MEMORY)
+
+
 def xp_text(metric, value):
     """A value as XP with its unit for the detail line, spelled like the hiscores: '1.23e3 GPU-h'."""
     if metric in MEMORY:

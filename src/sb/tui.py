@@ -32,6 +32,7 @@ class Session:
         self.height = 24
         self._rows = self._eligible = None
         self._rows_key = self._eligible_key = None
+        self._name_width = 0            # the longest name among the rows, for the user column
 
     # ---- what is shown ----------------------------------------------------------------------
 
@@ -46,11 +47,11 @@ class Session:
         table = self.table()
         min_jobs, opted_out = self.scores.min_jobs(clusters, view.window), self.scores.opted_out()
         # the Table object is new whenever one of its files changed; holding it here keeps that test exact
-        shown = (table, min_jobs, opted_out, self.minimum)
-        if shown != self._eligible_key:     # who is on the board, A to Z; re-sorting needs only this
+        players = (table, min_jobs, opted_out)
+        if players != self._eligible_key:   # who is on the board, A to Z; re-sorting needs only this
             self._eligible = eligible(table, min_jobs, opted_out)
-            self._eligible_key = shown
-        key = shown + (view.sort, view.descending)
+            self._eligible_key = players
+        key = players + (view.sort, view.descending, self.pattern, self.minimum)
         if key != self._rows_key:
             best_first = ranking(self._eligible, view.sort, table, self.theme.total_level)
             # --user and a filter's minimum hide rows but keep everyone's standing
@@ -65,14 +66,13 @@ class Session:
         return self.scores.table(self.clusters(), self.view.window)
 
     def scene(self):
-        rows = self.rows()
-        now = self.clock()
+        rows, clusters, now = self.rows(), self.clusters(), self.clock()
         ages = []
-        for cluster in self.clusters():
+        for cluster in clusters:
             last = self.scores.data_time(cluster, self.view.window)
             age = None if last is None else now - last
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval))
-        return Scene(rows, len(rows), self.table().counters, self.clusters(), ages, sorted(self.scores.problems.values()),
+        return Scene(rows, len(rows), self.table().counters, clusters, ages, sorted(self.scores.problems.values()),
                      self.theme, self.tip, self._name_width)
 
     def refresh(self):
@@ -254,10 +254,7 @@ def parse_filter(text, clusters, sort):
         if metric is None:
             raise ValueError("filter: {!r}: name a skill ({}) before {}".format(
                 word, ", ".join(LABELS[m].lower() for m in METRIC_NAMES), operator))
-        try:
-            value = Fraction(number)        # exact: 2.007k must be 2007 jobs, not 2007.0000000000002
-        except ValueError:
-            raise ValueError("filter: {!r}: {!r} is not a number".format(word, number))
+        value = Fraction(number)            # exact: 2.007k must be 2007 jobs, not 2007.0000000000002
         counter = value * (MEMORY_SUFFIXES if metric in MEMORY else SUFFIXES)[suffix] * SCALE_OF[metric]
         smallest = math.floor(counter) + 1 if operator == ">" else math.ceil(counter)
         minimum = (metric, smallest)
@@ -273,7 +270,7 @@ def textual_available():
     return importlib.util.find_spec("textual") is not None
 
 
-def open_session(args, settings, env, clock):
+def open_session(args, settings, clock):
     scores = Scores(settings.root)
     if args.cluster != ALL and args.cluster not in scores.clusters:
         raise ValueError("--cluster {}: no such cluster under {} (found: {})".format(

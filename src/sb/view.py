@@ -2,7 +2,7 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
-from sb.skills import LABELS, LONG_NAMES, MEMORY, METRIC_NAMES, SCALE_OF, COLUMN_OF, humanize, xp_text
+from sb.skills import LABELS, LONG_NAMES, METRIC_NAMES, cell_text, value_of, xp_text
 
 # The sortable columns in screen order; Tab walks them.
 SORT_KEYS = ("user", "level") + METRIC_NAMES
@@ -45,8 +45,9 @@ HELP = (
 
 Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width")
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
-printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed, ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual
-tip, and the longest name among the rows (computed once per ranking, not per frame)."""
+printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
+ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual tip, and the longest name
+among the rows (computed once per ranking, not per frame)."""
 
 
 class View:
@@ -258,9 +259,7 @@ def _row(row, scene, columns, view, g, is_cursor):
         elif column.key == "level":
             parts.append((str(theme.total_level(counters)).rjust(column.width), base))
         else:
-            value = counters[COLUMN_OF[column.key]] / SCALE_OF[column.key]
-            xp = humanize(value, memory=column.key in MEMORY)
-            parts.append((xp.rjust(5), base))
+            parts.append((cell_text(column.key, counters).rjust(5), base))
             parts.append((" " + str(theme.level(column.key, counters)).rjust(2), base if is_cursor else "level"))
     return parts
 
@@ -271,8 +270,8 @@ def _bottom_border(scene, view, g, inner, body):
         rank, user = scene.rows[view.cursor]
         counters = scene.counters(user)
         metric = view.sort if view.sort in METRIC_NAMES else "clock_hours"
-        value = counters[COLUMN_OF[metric]] / SCALE_OF[metric]
-        left = " #{:,} {}: {} XP, level {} ".format(rank, user, xp_text(metric, value), scene.theme.level(metric, counters))
+        left = " #{:,} {}: {} XP, level {} ".format(rank, user, xp_text(metric, value_of(metric, counters)),
+                                                     scene.theme.level(metric, counters))
     top = scroll_top(view, len(scene.rows), body)
     right = " {}-{} of {:,} ".format(top + 1, min(top + body, len(scene.rows)), scene.count) \
         if scene.rows else " no players " if view.mode != "help" else ""

@@ -8,13 +8,29 @@ import time
 
 from sb.view import frame, natural_width, plain
 
-# style → (ANSI SGR with colour, SGR without): gold and green on the terminal's own background.
-ANSI_STYLES = {
-    "frame": ("33", ""), "title": ("1;33", "1"), "label": ("32", ""), "value": ("1;33", "1"), "head": ("1;33", "1"),
-    "selected": ("1;7;33", "7"), "gold": ("1;33", "1"), "crown": ("1;33", "1"), "row": ("32", ""),
-    "level": ("33", ""), "cursor": ("7;32", "7"), "match": ("1;30;43", "1;4"), "warn": ("1;31", "1"),
-    "dim": ("2", "2"), "key": ("1;33", "1"), "hint": ("32", ""), "prompt": ("1;33", "1"), "tip": ("2;32", "2"),
+# The one palette: style → (foreground, background, attributes with colour, attributes without).
+# Gold and green on the terminal's own background; monochrome keeps bold, reverse, dim and underline.
+PALETTE = {
+    "frame": ("gold", None, "", ""), "title": ("gold", None, "bold", "bold"), "label": ("green", None, "", ""),
+    "value": ("gold", None, "bold", "bold"), "head": ("gold", None, "bold", "bold"),
+    "selected": ("black", "gold", "bold", "reverse"), "gold": ("gold", None, "bold", "bold"),
+    "crown": ("gold", None, "bold", "bold"), "row": ("green", None, "", ""), "level": ("gold", None, "", ""),
+    "cursor": ("black", "green", "bold", "reverse"), "match": ("black", "gold", "", "bold underline"),
+    "warn": ("red", None, "bold", "bold"), "dim": (None, None, "dim", "dim"), "key": ("gold", None, "bold", "bold"),
+    "hint": ("green", None, "", ""), "prompt": ("gold", None, "bold", "bold"), "tip": ("green", None, "dim", "dim"),
 }
+_SGR_COLOURS = {"black": 0, "red": 1, "green": 2, "gold": 3}
+_SGR_ATTRS = {"bold": "1", "dim": "2", "underline": "4", "reverse": "7"}
+
+
+def _sgr(style, color):
+    """The SGR parameters of a style, e.g. '1;33' for bold gold."""
+    foreground, background, with_colour, without = PALETTE.get(style, (None, None, "", ""))
+    codes = [_SGR_ATTRS[a] for a in (with_colour if color else without).split()]
+    if color:
+        codes += ["3{}".format(_SGR_COLOURS[foreground])] if foreground else []
+        codes += ["4{}".format(_SGR_COLOURS[background])] if background else []
+    return ";".join(codes)
 
 
 def glyph_set(encoding):
@@ -47,7 +63,7 @@ def ansi_lines(lines, color):
     for line in lines:
         parts = []
         for text, style in line:
-            codes = ANSI_STYLES.get(style, ("", ""))[0 if color else 1]
+            codes = _sgr(style, color)
             parts.append("\x1b[{}m{}\x1b[0m".format(codes, text) if codes and text.strip() else text)
         out.append("".join(parts))
     return out
@@ -154,34 +170,40 @@ def _curses_keys(curses):
 
 
 def _curses_styles(curses, color):
-    """Style → curses attribute: gold and green when colour is on, bold/reverse/underline when not."""
-    mono = {"title": curses.A_BOLD, "value": curses.A_BOLD, "head": curses.A_BOLD, "selected": curses.A_REVERSE,
-            "gold": curses.A_BOLD, "crown": curses.A_BOLD, "cursor": curses.A_REVERSE,
-            "match": curses.A_BOLD | curses.A_UNDERLINE, "warn": curses.A_BOLD, "dim": curses.A_DIM,
-            "key": curses.A_BOLD, "prompt": curses.A_BOLD, "tip": curses.A_DIM}
+    """Style → curses attribute, from PALETTE: gold and green when colour is on, attributes alone when not."""
+    attrs = {"bold": curses.A_BOLD, "dim": curses.A_DIM, "underline": curses.A_UNDERLINE,
+             "reverse": curses.A_REVERSE}
+
+    def attributes(names):
+        value = 0
+        for name in names.split():
+            value |= attrs[name]
+        return value
+
     if not color or not curses.has_colors():
-        return mono
+        return {style: attributes(entry[3]) for style, entry in PALETTE.items()}
     curses.start_color()
     background = -1
     with contextlib.suppress(curses.error):
         curses.use_default_colors()
     rich = getattr(curses, "COLORS", 8) >= 256
-    gold, green = (178, 70) if rich else (curses.COLOR_YELLOW, curses.COLOR_GREEN)
+    colours = {"black": curses.COLOR_BLACK, "red": curses.COLOR_RED, "green": 70 if rich else curses.COLOR_GREEN,
+               "gold": 178 if rich else curses.COLOR_YELLOW}
     try:
-        curses.init_pair(1, gold, background)
+        curses.init_pair(1, colours["gold"], background)
     except curses.error:    # no default colours: draw on black
         background = curses.COLOR_BLACK
-        curses.init_pair(1, gold, background)
-    curses.init_pair(2, green, background)
-    curses.init_pair(3, curses.COLOR_RED, background)
-    curses.init_pair(4, curses.COLOR_BLACK, gold)
-    curses.init_pair(5, curses.COLOR_BLACK, green)
-    g, n, r = curses.color_pair(1), curses.color_pair(2), curses.color_pair(3)
-    bold = curses.A_BOLD
-    return {"frame": g, "title": g | bold, "label": n, "value": g | bold, "head": g | bold,
-            "selected": curses.color_pair(4) | bold, "gold": g | bold, "crown": g | bold, "row": n, "level": g,
-            "cursor": curses.color_pair(5) | bold, "match": curses.color_pair(4), "warn": r | bold,
-            "dim": curses.A_DIM, "key": g | bold, "hint": n, "prompt": g | bold, "tip": n | curses.A_DIM}
+    pairs, styles = {}, {}
+    for style, (foreground, back, with_colour, _) in PALETTE.items():
+        value = attributes(with_colour)
+        if foreground:
+            key = (colours[foreground], colours[back] if back else background)
+            if key not in pairs:
+                pairs[key] = len(pairs) + 1
+                curses.init_pair(pairs[key], *key)
+            value |= curses.color_pair(pairs[key])
+        styles[style] = value
+    return styles
 
 
 def terminal_width(out):

@@ -27,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "src"), os.path.join(REPO, "vendor")]
 
-from sb.leaderboard import WINDOWS, board_json  # noqa: E402
+from sb.store.layout import WINDOWS  # noqa: E402
+from sb.store.leaderboards import board_json  # noqa: E402
 
 CLUSTERS = ("alpha", "bravo", "charlie", "delta", "echo")
 
@@ -92,11 +93,11 @@ def first_frame(argv, env, marker=b" of "):
 
 
 def in_process(root, runs):
-    from sb.board import Scores
-    from sb.screen import ansi_lines
-    from sb.skills import Theme
-    from sb.tui import Session
-    from sb.view import View, frame
+    from sb.scores.board import Scores
+    from sb.ui.screen import ansi_lines
+    from sb.scores.skills import Theme
+    from sb.ui.tui import Session
+    from sb.ui.view import View, frame
     session = Session(Scores(root), Theme(), View(), time.time)
     session.height = 40
 

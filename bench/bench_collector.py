@@ -12,8 +12,8 @@ Sections (numbers match the printed table):
      sacct (tests/fake_sacct.py); its output for the collector's own command (field list, delimiter,
      -S/-E of the month) is saved once, so 1-3 read identical bytes.
   1  bare loop: `for line in f: line.split(DELIMITER)` over that file.
-  2  parse+fold: sb.jobs.fold_jobs over the same file.
-  3  hot path: fold_jobs + dedupe into a fresh SeenMonth + Batch.add, i.e. collector.Intake.take with
+  2  parse+fold: sb.collect.jobs.fold_jobs over the same file.
+  3  hot path: fold_jobs + dedupe into a fresh SeenMonth + Batch.add, i.e. collect.intake.Intake.take with
      no opt-outs and no commit (no file writes); ratio to the bare loop.
   4  end to end: `slurm-sb backfill` of the month through the fake sacct, in a subprocess; wall time,
      CPU and peak RSS of the collector process alone (getrusage(RUSAGE_SELF) taken inside it), the
@@ -187,7 +187,7 @@ def parse_fold(path, delimiter, failure_states, sb):
 
 
 class _NoFiles:
-    """What collector.Intake asks of its collector, minus the files: nobody opted out, no month seen yet."""
+    """What collect.intake.Intake asks of its engine, minus the files: nobody opted out, no month seen yet."""
 
     def __init__(self, sb, fp_rate):
         self.sb, self.fp_rate = sb, fp_rate
@@ -201,8 +201,8 @@ class _NoFiles:
 
 
 def hot_path(path, delimiter, failure_states, fp_rate, sb):
-    """The product's own collector.Intake over fold_jobs, as a full backfill runs it, minus the commit."""
-    intake = sb.collector.Intake(_NoFiles(sb, fp_rate))
+    """The product's own collect.intake.Intake over fold_jobs, as a full backfill runs it, minus the commit."""
+    intake = sb.intake.Intake(_NoFiles(sb, fp_rate))
     with open_text(path) as f:
         intake.take(sb.jobs.fold_jobs(f, delimiter, intake.report, failure_states))
     return intake.batch, intake.seen, intake.report
@@ -285,7 +285,7 @@ class Runner:
 
     def warm_up(self):
         """Import every collector module once, so the timed runs find their bytecode cached (the work dir)."""
-        code = "import sb.cli, sb.collector" if self.target == "-m" else "pass"
+        code = "import sb.cli, sb.collect.engine, sb.collect.poll_cmd" if self.target == "-m" else "pass"
         subprocess.run([sys.executable, "-c", code], env=self.env, check=True)
         if self.target != "-m":  # first start of a pyz unpacks it
             subprocess.run([sys.executable, self.target, "--version"], env=self.env, check=True,
@@ -417,17 +417,16 @@ def in_work_dir(args, prefix, run):
 
 def bench(args, work):
     import types
-    import sb.collector
+    import sb.collect.intake
+    import sb.collect.jobs
+    import sb.collect.sacct
+    import sb.collect.seen
     import sb.config
-    import sb.jobs
-    import sb.rollup
-    import sb.sacct
-    import sb.seen
     import sb.timeutil
-    sb_mods = types.SimpleNamespace(collector=sb.collector, jobs=sb.jobs, rollup=sb.rollup, sacct=sb.sacct,
-                                    seen=sb.seen, timeutil=sb.timeutil)
+    sb_mods = types.SimpleNamespace(intake=sb.collect.intake, jobs=sb.collect.jobs, sacct=sb.collect.sacct,
+                                    seen=sb.collect.seen, timeutil=sb.timeutil)
     fp_rate = sb.config.KEYS["bloom_fp_rate"][0]
-    failure_states = sb.jobs.DEFAULT_FAILURE_STATES
+    failure_states = sb.collect.jobs.DEFAULT_FAILURE_STATES
     started = time.perf_counter()
 
     info = machine()
@@ -446,12 +445,12 @@ def bench(args, work):
     print("runs:    {} (median, min, max); in-process figures read {}".format(args.runs, os.path.basename(text)))
     sys.stdout.flush()
 
-    layout = sb.sacct.DELIMITER
+    layout = sb.collect.sacct.DELIMITER
     lines = meta["lines"]
     t_bare, t_fold, t_hot = [], [], []
     jobs_folded = counted = None
     for _ in range(args.runs):
-        t_bare.append(timed(bare_loop, text, sb.sacct.DELIMITER)[0])
+        t_bare.append(timed(bare_loop, text, sb.collect.sacct.DELIMITER)[0])
         seconds, (jobs_folded, report) = timed(parse_fold, text, layout, failure_states, sb_mods)
         t_fold.append(seconds)
         seconds, (batch, seen, hot_report) = timed(hot_path, text, layout, failure_states, fp_rate, sb_mods)
@@ -512,7 +511,7 @@ def bench(args, work):
         header, head, bloom_bytes, exact_bytes = seen_file_parts(data, sb_mods)
         keys = set()
         with open_text(text) as f:
-            for job in sb.jobs.fold_jobs(f, layout, sb.jobs.LineReport(), failure_states):
+            for job in sb.collect.jobs.fold_jobs(f, layout, sb.collect.jobs.LineReport(), failure_states):
                 if sb.timeutil.month_of_epoch(job.end) == MONTH:
                     keys.add(job.key)
         keys = sorted(keys)

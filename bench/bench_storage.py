@@ -3,8 +3,8 @@
 
     python3 bench/bench_storage.py [--months 36] [--clusters 6] [--users 5000] [--jobs-per-day 50000]
 
-Stdlib only. Writes one cluster's files with the product's own writers (sb.rollup daily_json,
-monthly_json and user_json, sb.leaderboard.board_json, sb.seen.SeenMonth.write) into a temp directory,
+Stdlib only. Writes one cluster's files with the product's own writers (sb.store.rollups daily_json,
+monthly_json and user_json, sb.store.leaderboards.board_json, sb.collect.seen.SeenMonth.write) into a temp directory,
 measures them, and multiplies by the number of clusters (every cluster has the same shape). Seen files
 are costly to build (a Bloom filter of every job), so one month's file is built with the full job count
 and its size is multiplied by the months; --seen-months N builds N of them to check that the size is
@@ -22,9 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "src"))
 
-from sb.leaderboard import WINDOWS, board_json  # noqa: E402
-from sb.rollup import daily_json, month_totals, monthly_json, user_json, zero, add_into  # noqa: E402
-from sb.seen import SeenMonth  # noqa: E402
+from sb.store.layout import WINDOWS  # noqa: E402
+from sb.store.leaderboards import board_json  # noqa: E402
+from sb.store.counters import add_into, zero  # noqa: E402
+from sb.store.rollups import daily_json, month_totals, monthly_json, user_json  # noqa: E402
+from sb.collect.seen import SeenMonth  # noqa: E402
 from sb.timeutil import DAY, month_start, next_month  # noqa: E402
 
 MB = 1e6

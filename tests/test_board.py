@@ -89,7 +89,7 @@ def test_user_pattern_filters_without_reranking_the_rest(root):
 
 
 def write_board(root, cluster, window_file, totals, min_jobs=3):
-    from sb.leaderboard import board_json
+    from sb.store.leaderboards import board_json
     path = os.path.join(root, "clusters", cluster, "agg", "leaderboards")
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, window_file + ".json"), "wb") as handle:
@@ -102,7 +102,7 @@ def counters(jobs, cpu_hours=0):
 
 
 def test_all_sums_jobs_across_clusters_before_min_jobs_and_hides_opted_out_users(tmp_path):
-    from sb.board import Scores, eligible, ranking
+    from sb.scores.board import Scores, eligible, ranking
     root = str(tmp_path)
     write_board(root, "hammer", "alltime", {"carol": counters(2, 5), "alice": counters(9, 1), "eve": counters(9, 99)})
     write_board(root, "negishi", "alltime", {"carol": counters(2, 5)})
@@ -118,7 +118,7 @@ def test_all_sums_jobs_across_clusters_before_min_jobs_and_hides_opted_out_users
 
 
 def test_refresh_rereads_only_the_files_that_changed(tmp_path):
-    from sb.board import Scores
+    from sb.scores.board import Scores
     root = str(tmp_path)
     hammer = write_board(root, "hammer", "alltime", {"alice": counters(5, 1)})
     write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
@@ -173,7 +173,7 @@ def test_damaged_cursor_times_and_an_unreadable_optout_list_do_not_crash_the_boa
 
 
 def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
-    from sb.board import Scores
+    from sb.scores.board import Scores
     root = str(tmp_path)
     for value in (10 ** 400, -5):
         path = write_board(root, "hammer", "alltime", {"bob": counters(5, 2)})

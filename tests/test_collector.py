@@ -8,8 +8,11 @@ import pytest
 from conftest import GOLDEN, assert_same_totals, oracle_monthly
 import oracle
 from sb import config
-from sb.collector import Collector
-from sb.store import ClusterLock, ClusterPaths
+from sb.collect import backfill_cmd, boards as boards_mod
+from sb.collect.engine import Engine
+from sb.store.data import ClusterData
+from sb.store.layout import ClusterPaths
+from sb.store.lock import ClusterLock
 
 GOLDEN_DB = os.path.join(GOLDEN, "hammer.db")
 EXPECTED = json.load(open(os.path.join(GOLDEN, "hammer.expected.json")))
@@ -282,8 +285,8 @@ def test_home_directory_optout_file(sandbox, tmp_path):
                                           "rate_limit_per_min": 0, "backfill_start": "2024-01"})
     import calendar
     clock = lambda: calendar.timegm((2024, 4, 10, 12, 0, 0))  # noqa: E731
-    Collector(settings, clock=clock, out=lambda t: None, err=lambda t: None,
-              home_lookup=lambda user: str(homes / user)).backfill()
+    Engine(settings, clock=clock, out=lambda t: None, err=lambda t: None,
+           home_lookup=lambda user: str(homes / user)).run(backfill_cmd.backfill)
     expected = oracle_monthly(GOLDEN_DB, optout=("alice",))
     assert_same_totals(sandbox.monthly(), expected)
     assert "alice" not in sandbox.alltime()
@@ -499,12 +502,12 @@ def everything(sandbox):
 
 def count_pieces(monkeypatch):
     pieces = []
-    original = Collector.commit_piece
+    original = Engine.commit_piece
 
     def commit_piece(self, intake):
         pieces.append(intake.batch.jobs)
         original(self, intake)
-    monkeypatch.setattr(Collector, "commit_piece", commit_piece)
+    monkeypatch.setattr(Engine, "commit_piece", commit_piece)
     return pieces
 
 
@@ -562,8 +565,8 @@ def test_a_tick_with_nothing_new_leaves_the_boards_alone_and_a_new_day_or_job_re
     backfill(sandbox)
     written = board_stats(sandbox)
     reads = []
-    original = Collector._load_user
-    monkeypatch.setattr(Collector, "_load_user", lambda self, user: reads.append(user) or original(self, user))
+    original = ClusterData.user
+    monkeypatch.setattr(ClusterData, "user", lambda self, user: reads.append(user) or original(self, user))
     code, _, err = sandbox.run("poll", now="2024-04-10T12:10:00", options=("rate_limit_per_min=0", START))
     assert code == 0, err
     assert board_stats(sandbox) == written and reads == []        # nothing new: no file read, none written
@@ -582,8 +585,8 @@ def test_boards_missed_after_a_commit_are_rebuilt_by_the_next_tick(sandbox, monk
     before = sandbox.board()
     with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
         handle.write(job_line("900", "alice", "COMPLETED", T0 + 100, T0 + 1000, 900) + "\n")
-    original, killed = Collector._write_boards, [True]
-    monkeypatch.setattr(Collector, "_write_boards", lambda self: None if killed[0] else original(self))
+    original, killed = boards_mod.write_boards, [True]
+    monkeypatch.setattr(boards_mod, "write_boards", lambda engine: None if killed[0] else original(engine))
     sandbox.run("poll", now=iso(T0 + 2000), options=("rate_limit_per_min=0", START))   # killed after the commit
     assert sandbox.board() == before                                        # stale…
     killed[0] = False

@@ -7,7 +7,7 @@ from collections import namedtuple
 import pytest
 
 from conftest import GOLDEN, assert_same_totals
-from sb import discover
+from sb.collect import discover
 
 EXPECTED = json.load(open(os.path.join(GOLDEN, "hammer.expected.json")))
 NOW = "2024-04-10T12:00:00"

@@ -1,8 +1,9 @@
 """Folding sacct lines into jobs, and never losing a bad line silently."""
 from hypothesis import given, settings, strategies as st
 
-from sb.jobs import FIELDS, Job, LineReport, fold_jobs
-from sb.parse import BadField, NOT_STARTED, gpu_count, normalize_user, req_mem_kib, rss_kib, state_word, whole
+from sb.collect.jobs import FIELDS, Job, LineReport, fold_jobs
+from sb.collect.parse import BadField, NOT_STARTED, gpu_count, req_mem_kib, rss_kib, state_word, whole
+from sb.names import normalize_user
 
 D = "#|#"
 

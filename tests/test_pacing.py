@@ -1,7 +1,7 @@
 """Politeness: the per-minute limit holds across runs; backoff grows and resets; 0 turns waiting off."""
 import pytest
 
-from sb.pacing import Deferred, Pacer
+from sb.collect.pacing import Deferred, Pacer
 
 
 class Clock:

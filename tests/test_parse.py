@@ -1,8 +1,8 @@
 """Unit parsers: memory units, legacy ReqMem, TRES GPUs, states, users."""
 import pytest
 
-from sb.parse import (BadField, gpu_count, normalize_user, req_mem_kib, rss_kib, state_word, to_kib,
-                      tres_value, whole)
+from sb.collect.parse import BadField, gpu_count, req_mem_kib, rss_kib, state_word, to_kib, tres_value, whole
+from sb.names import normalize_user
 
 MB = 1024  # KiB per MB
 

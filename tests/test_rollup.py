@@ -4,9 +4,10 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from sb.jobs import Job
-from sb.rollup import (Batch, METRICS, daily_json, from_metrics, job_counters, merge_days, month_totals,
-                       monthly_json, parse_daily, parse_monthly, parse_user, to_metrics, user_json)
+from sb.collect.jobs import Job
+from sb.collect.batch import Batch, job_counters
+from sb.store.counters import from_metrics, METRICS, to_metrics
+from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json, parse_daily, parse_monthly, parse_user, user_json
 
 
 def make_job(user="alice", end=1706745599, elapsed=3600, cpus=4, gpus=0, req=1024, failed=False, mx=10, av=5, key=1):

@@ -7,8 +7,8 @@ from array import array
 
 import pytest
 
-from sb import seen as seen_mod
-from sb.seen import BLOCK_SHIFT, MAGIC_V1, SeenMonth, bloom_bits, bloom_has, bloom_of
+from sb.collect import seen as seen_mod
+from sb.collect.seen import BLOCK_SHIFT, MAGIC_V1, SeenMonth, bloom_bits, bloom_has, bloom_of
 
 
 def key(job_id, submit=1700000000):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from sb import skills
+from sb.scores import skills
 
 # Published OSRS experience table (oldschool.runescape.wiki "Experience"): level → XP needed.
 PUBLISHED = {1: 0, 2: 83, 3: 174, 10: 1154, 20: 4470, 30: 13363, 40: 37224, 50: 101333, 60: 273742,

@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from sb.store import Busy, ClusterLock, ClusterPaths, Transaction, atomic_write, read_bytes, recover
+from sb.store.files import atomic_write, read_bytes, recover, Transaction
+from sb.store.layout import ClusterPaths
+from sb.store.lock import Busy, ClusterLock
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def test_a_journal_left_by_a_crash_is_replayed_idempotently(paths):
 def test_second_holder_is_refused_with_the_holders_name(paths):
     with ClusterLock(paths):
         code = ("import sys; sys.path[:0] = {!r}\n"
-                "from sb.store import ClusterPaths, ClusterLock, Busy\n"
+                "from sb.store.layout import ClusterPaths\nfrom sb.store.lock import ClusterLock, Busy\n"
                 "try:\n    ClusterLock(ClusterPaths({!r}, 'hammer')).__enter__()\n"
                 "except Busy as b:\n    print('BUSY', b)\n").format(sys.path, paths.root)
         out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, universal_newlines=True).stdout

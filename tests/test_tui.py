@@ -7,10 +7,11 @@ import termios
 import pytest
 
 from conftest import DEMO_NOW, REPO, demo_ranking
-from sb import cli, tui
-from sb.board import Scores
-from sb.skills import Theme
-from sb.view import View
+from sb import cli
+from sb.ui import tui
+from sb.scores.board import Scores
+from sb.scores.skills import Theme
+from sb.ui.view import View
 
 BOTH = ["hammer", "negishi"]
 
@@ -224,7 +225,7 @@ def test_no_subcommand_on_a_terminal_opens_the_board_and_dumb_terminals_get_the_
 def test_textual_backend_shows_the_same_ranks_and_follows_the_keys(demo_root):
     pytest.importorskip("textual")
     import asyncio
-    from sb.textual_board import Board
+    from sb.ui.textual_board import Board
     from textual.widgets import DataTable
 
     async def drive():

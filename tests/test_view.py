@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from sb import screen, view
-from sb.skills import Theme
+from sb.ui import screen, view
+from sb.scores.skills import Theme
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "frames")
 

@@ -6,7 +6,7 @@ import time
 
 from sb import __version__, config
 from sb.compat import PY_VERSION, tolerant_stdout
-
+from sb.names import BadField, normalize_user
 
 
 def _settings_options(parser, cluster=True):
@@ -47,7 +47,7 @@ def _no_options(parser):
 
 
 def _tui_options(parser):
-    from sb.skills import METRIC_NAMES
+    from sb.scores.skills import METRIC_NAMES
     parser.add_argument("--backend", choices=("curses", "textual", "ansi"), default="curses",
                         help="curses: the full-screen board (default); textual: the fancier one if textual is "
                              "installed; ansi: print the table once (also when stdout is not a terminal)")
@@ -131,8 +131,8 @@ def clock_from(now_text):
 
 
 def run_collector(args, env, out, err):
-    from sb.collector import Collector
-    from sb.parse import BadField, normalize_user
+    from sb.collect import backfill_cmd, discover_cmd, poll_cmd, rebuild_cmd, replay_cmd
+    from sb.collect.engine import Engine
     settings = settings_from(args, env)
     user = getattr(args, "user", None)
     if user:
@@ -143,18 +143,18 @@ def run_collector(args, env, out, err):
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     warn = lambda text: print(text, file=err, flush=True)  # noqa: E731
     long_running = args.command == "backfill"
-    collector = Collector(settings, clock=clock_from(args.now), out=say, err=warn, verbose=args.verbose,
-                          dry_run=args.dry_run, max_wait=float("inf") if long_running else 0.0,
-                          interactive=long_running and out.isatty())
+    engine = Engine(settings, clock=clock_from(args.now), out=say, err=warn, verbose=args.verbose,
+                    dry_run=args.dry_run, max_wait=float("inf") if long_running else 0.0,
+                    interactive=long_running and out.isatty())
     if args.command == "poll":
-        return collector.poll()
+        return engine.run(poll_cmd.poll)
     if args.command == "backfill":
-        return collector.backfill(args.since, args.until, user)
+        return engine.run(backfill_cmd.backfill, args.since, args.until, user)
     if args.command == "rebuild":
-        return collector.rebuild()
+        return engine.run(rebuild_cmd.rebuild)
     if args.command == "discover":
-        return collector.discover()
-    return collector.replay(args.file)
+        return engine.run(discover_cmd.discover_users)
+    return engine.run(replay_cmd.replay, args.file)
 
 
 def run_doctor(args, env, out, err):
@@ -163,40 +163,8 @@ def run_doctor(args, env, out, err):
 
 
 def run_tui(args, env, out, err):
-    import json
-    from sb import board, screen, tui
-    settings = settings_from(args, env, need_cluster=False)
-    clock = clock_from(args.now)
-    session = tui.open_session(args, settings, clock)
-    color = screen.color_wanted(args.no_color, env)
-    if args.json:
-        rows = session.rows()[:args.limit]
-        doc = board.board_document(rows, session.table().counters, args.cluster, args.window, session.view.sort,
-                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
-        print(json.dumps(doc, indent=1), file=out)
-        return _report_problems(session, err)
-    backend = args.backend
-    interactive = out.isatty() and sys.stdin.isatty()
-    if backend != "ansi" and interactive and not screen.terminal_supported(env):
-        print("slurm-sb tui: TERM={!r} cannot drive the full-screen board; printing the table".format(
-            env.get("TERM", "")), file=err)
-        backend = "ansi"
-    if backend == "ansi" or not interactive:
-        screen.print_board(session, out, 50 if args.limit is None else args.limit, color,
-                           screen.locale_glyphs(out), screen.terminal_width(out))
-        return _report_problems(session, err)
-    if backend == "textual":
-        if tui.textual_available():
-            from sb import textual_board
-            return textual_board.run(session, args.refresh_sec)
-        print("slurm-sb tui: textual needs Python 3.9+ and `pip install textual`; showing the curses board", file=err)
-    return screen.run_curses(session, args.refresh_sec, color)
-
-
-def _report_problems(session, err):
-    for problem in sorted(session.scores.problems.values()):
-        print("slurm-sb tui: warning: " + problem, file=err)
-    return 0
+    from sb.ui import command
+    return command.run(args, settings_from(args, env, need_cluster=False), clock_from(args.now), env, out, err)
 
 
 def run_demo(args, env, out, err):
@@ -229,11 +197,12 @@ def main(argv=None, env=None, out=None, err=None):
             return 0
         args = parser.parse_args(["tui"])   # on a terminal, no subcommand opens the board
 
-    from sb.collector import CollectorError
-    from sb.sacct import SacctError
+    from sb.collect.errors import CollectorError
+    from sb.collect.sacct import SacctError
+    from sb.store.data import Damaged
     try:
         return COMMANDS[args.command](args, env, out, err)
-    except (config.ConfigError, CollectorError, SacctError, ValueError) as problem:
+    except (config.ConfigError, CollectorError, Damaged, SacctError, ValueError) as problem:
         print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
         return 1
     except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error

@@ -3,9 +3,9 @@ import os
 import re
 
 from sb import compat
-from sb.jobs import DEFAULT_FAILURE_STATES
 from sb.timeutil import normalize_month, parse_when
 
+DEFAULT_FAILURE_STATES = ("FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT")
 DEFAULT_ROOT = "/depot/cms/top/awildrid/SlurmScoreboard"
 DEFAULT_CONFIG = "~/.slurm_scoreboard/config.yaml"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")

@@ -6,7 +6,8 @@ import tempfile
 import time
 
 from sb import config
-from sb.collector import Collector
+from sb.collect import replay_cmd
+from sb.collect.engine import Engine
 
 DEMO_CLUSTERS = ("hammer", "negishi")
 
@@ -26,11 +27,11 @@ def _source_fixture(cluster):
 
 def show_board(root, out):
     """The all-time board of both clusters, as `tui --backend ansi` prints it."""
-    from sb.board import Scores
-    from sb.screen import locale_glyphs, print_board, terminal_width
-    from sb.skills import load_theme
-    from sb.tui import Session
-    from sb.view import View
+    from sb.scores.board import Scores
+    from sb.scores.skills import load_theme
+    from sb.ui.screen import locale_glyphs, print_board, terminal_width
+    from sb.ui.tui import Session
+    from sb.ui.view import View
     session = Session(Scores(root), load_theme(root), View(), time.time)
     print_board(session, out, 20, True, locale_glyphs(out), terminal_width(out))
 
@@ -50,7 +51,7 @@ def demo(keep, out):
                 handle.write(data)
             settings = config.load(env={}, flags={"root": root, "cluster": cluster, "rate_limit_per_min": 0})
             quiet = lambda text: None  # noqa: E731
-            Collector(settings, out=quiet, err=lambda text: print(text, file=out)).replay(path)
+            Engine(settings, out=quiet, err=lambda text: print(text, file=out)).run(replay_cmd.replay, path)
             os.unlink(path)
         show_board(root, out)
         if keep:

@@ -11,8 +11,8 @@ import time
 from typing import NamedTuple
 
 from sb import config
-from sb.discover import accounting_users
-from sb.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
+from sb.collect.discover import accounting_users
+from sb.collect.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
 
 SKEW_WARN_SEC = 120
 

@@ -2,7 +2,7 @@
 import os
 import pwd
 
-from sb.parse import BadField, normalize_user
+from sb.names import BadField, normalize_user
 
 HOME_FLAG = ".slurm_scoreboard_optout"
 

@@ -6,7 +6,7 @@ import bisect
 import json
 import os
 
-from sb.rollup import COLUMNS, SCALES
+from sb.store.counters import COLUMNS, SCALES
 
 # metric, counter column, header label, long name, unit shown with XP, default XP per unit, memory?
 # A level-99 user has 13,034,431 XP: with these defaults that is ~1.3M CPU-hours, ~65k GPU-hours or

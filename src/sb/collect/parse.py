@@ -1,21 +1,12 @@
 """Stage 2, sacct text → values: unit, TRES, state and user parsers for one sacct line's fields."""
-import re
+from sb.names import BadField
 
 # Powers of 1024 relative to KiB, the unit every memory figure is kept in (exact integers; MB = KiB/1024).
 _KIB_PER_UNIT = {"K": 1, "M": 1024, "G": 1024 ** 2, "T": 1024 ** 3, "P": 1024 ** 4}
-_USER_OK = re.compile(r"[a-z0-9_][a-z0-9._-]*\Z")
 NOT_STARTED = frozenset(("", "0", "Unknown", "None"))
 # SLURM's NO_VAL64 (2**64) shows up as ReqMem 18446744073709551616.00M for a job submitted while slurmdbd
 # was down: "unknown", not 16 EiB. No real request comes near this bound (1 EiB).
 UNKNOWN_REQUEST_KIB = 1 << 50
-
-
-class BadField(ValueError):
-    """One field of a sacct line cannot be read; carries the field name for the report."""
-
-    def __init__(self, field, value, why):
-        super().__init__("{} {!r}: {}".format(field, value[:40], why))
-        self.field = field
 
 
 def to_kib(text, field, bare_unit):
@@ -118,15 +109,3 @@ def whole(text, field):
 def state_word(state):
     """'CANCELLED by 123' → 'CANCELLED'."""
     return state.split(" ", 1)[0].upper()
-
-
-def normalize_user(raw):
-    """'Alice@EXAMPLE.ORG' → 'alice'; BadField unless the result is a safe username."""
-    user = raw.split("@", 1)[0].strip().lower()
-    if not _USER_OK.match(user):
-        raise BadField("User", raw, "not a valid username")
-    return user
-
-
-def is_valid_user(name):
-    return bool(_USER_OK.match(name))

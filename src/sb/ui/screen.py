@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 
-from sb.view import frame, natural_width, plain
+from sb.ui.view import frame, natural_width, plain
 
 # The one palette: style → (foreground, background, attributes with colour, attributes without).
 # Gold and green on the terminal's own background; monochrome keeps bold, reverse, dim and underline.

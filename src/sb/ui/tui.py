@@ -6,9 +6,9 @@ import re
 import sys
 from fractions import Fraction
 
-from sb.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
-from sb.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.view import SORT_KEYS, Scene, View, body_height, scroll_top
+from sb.scores.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
+from sb.scores.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
+from sb.ui.view import SORT_KEYS, Scene, View, body_height, scroll_top
 
 # key name (as front ends report them) → action; printable keys are their own character.
 KEYMAP = {

@@ -5,8 +5,9 @@ Never added to rollups: it is what is happening now (the board does not show it 
 import json
 import subprocess
 
-from sb.parse import BadField, gpu_count, normalize_user
-from sb.sacct import first_error
+from sb.collect.parse import BadField, gpu_count
+from sb.collect.sacct import first_error
+from sb.names import normalize_user
 from sb.timeutil import iso_utc
 
 # user | compact state | CPUs | allocated (running) or requested (pending) TRES, e.g. cpu=4,gres/gpu=2

@@ -7,7 +7,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 
-from sb.jobs import FIELDS, MEMORY_FALLBACK
+from sb.collect.jobs import FIELDS, MEMORY_FALLBACK
 from sb.timeutil import sacct_time
 
 # A delimiter no field we request can contain (TRES strings hold ',', '=', '/', ':').

@@ -2,7 +2,7 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
-from sb.skills import LABELS, LONG_NAMES, METRIC_NAMES, cell_text, value_of, xp_text
+from sb.scores.skills import LABELS, LONG_NAMES, METRIC_NAMES, cell_text, value_of, xp_text
 
 # The sortable columns in screen order; Tab walks them.
 SORT_KEYS = ("user", "level") + METRIC_NAMES

@@ -1,12 +1,8 @@
-"""Stage 5, rollups → leaderboards: rank users on every metric for one window of one cluster."""
+"""Leaderboard files: users ranked on every metric for one window of one cluster, and every user's counters."""
 import json
 
-from sb.rollup import COLUMNS, METRICS, to_metrics
+from sb.store.counters import COLUMNS, METRICS, to_metrics
 from sb.timeutil import iso_utc
-
-# window name → file name under agg/leaderboards/, and the days it spans (None: all time).
-WINDOWS = (("alltime", "alltime", None), ("30d", "rolling-30d", 30), ("365d", "rolling-365d", 365))
-
 
 def rank(totals, min_jobs, top=None):
     """{user: counters} → {metric: [(rank, user, value)]}: highest first, ties by name, ≥ min_jobs jobs."""

@@ -5,8 +5,10 @@ Lines come in one canonical field order, JobIDRaw and the two memory fields firs
 """
 from typing import NamedTuple
 
-from sb.parse import (BadField, NOT_STARTED, gpu_count, normalize_user, req_mem_kib, rss_kib, state_word,
-                      tres_value, whole)
+from sb.collect.parse import (BadField, NOT_STARTED, gpu_count, req_mem_kib, rss_kib, state_word, tres_value,
+                              whole)
+from sb.config import DEFAULT_FAILURE_STATES
+from sb.names import normalize_user
 
 # The fields the collector asks sacct for, in this order. Free-text fields (JobName, WorkDir, SubmitLine)
 # are never requested: they can hold the delimiter or newlines, and we store no job names.
@@ -16,7 +18,6 @@ WIDTH = len(FIELDS)
 # A sacct without MaxRSS/AveRSS (none seen since 18.08) is asked for these in their place; their mem= is
 # what MaxRSS/AveRSS are printed from anyway. Asking for them as well would double the bytes per step.
 MEMORY_FALLBACK = {"MaxRSS": "TRESUsageInMax", "AveRSS": "TRESUsageInAve"}
-DEFAULT_FAILURE_STATES = ("FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT")
 EXAMPLES_KEPT = 20
 
 

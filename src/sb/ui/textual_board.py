@@ -3,8 +3,8 @@ Session as the curses board. Imported only when `textual` is installed on Python
 from textual.app import App
 from textual.widgets import DataTable, Footer, Static
 
-from sb.skills import LABELS, METRIC_NAMES, cell_text
-from sb.view import GLYPHS, HELP, WINDOW_TITLES, age_text
+from sb.scores.skills import LABELS, METRIC_NAMES, cell_text
+from sb.ui.view import GLYPHS, HELP, WINDOW_TITLES, age_text
 
 # Textual key names → the Session's key names
 KEYS = {"tab": "TAB", "shift+tab": "BTAB", "up": "UP", "down": "DOWN", "left": "LEFT", "right": "RIGHT",

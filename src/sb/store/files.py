@@ -1,4 +1,4 @@
-"""Files under --root: the layout, atomic writes, multi-file transactions that survive kill -9, the lock.
+"""Bytes to files: atomic writes, and multi-file transactions that survive kill -9.
 
 A transaction stages every new file as a hidden temp file beside its target (written and fsync'd),
 then commits by atomically writing one journal that lists the renames. Replaying a journal is
@@ -6,66 +6,15 @@ idempotent, so a crash at any instant leaves either the old state (no journal: s
 swept) or the new one (journal present: it is replayed on the next run).
 """
 import errno
-import fcntl
 import itertools
 import json
 import os
 import socket
-import time
 
-JOURNAL = "journal.json"
 TMP_MARK = ".tmp-"
 _crash_points_passed = [0]
 _temp_serial = itertools.count(1)
 _HOST = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname().split(".")[0]) or "host"
-
-
-class ClusterPaths:
-    """Every path of one cluster's subtree (spec §7), relative names kept in one place."""
-
-    def __init__(self, root, cluster):
-        self.root = root
-        self.cluster = cluster
-        self.base = os.path.join(root, "clusters", cluster)
-        self.state = os.path.join(self.base, "state")
-        self.seen_dir = os.path.join(self.state, "seen")
-        self.agg = os.path.join(self.base, "agg")
-        self.users_dir = os.path.join(self.agg, "users")
-        self.monthly_dir = os.path.join(self.agg, "rollups", "monthly")
-        self.daily_dir = os.path.join(self.agg, "rollups", "daily")
-        self.boards_dir = os.path.join(self.agg, "leaderboards")
-        self.cursor = os.path.join(self.state, "poll_cursor.json")
-        self.lock = os.path.join(self.state, "lock.pid")
-        self.journal = os.path.join(self.state, JOURNAL)
-        self.pacing = os.path.join(self.state, "pacing.json")
-        self.log = os.path.join(self.state, "problems.log")
-        self.purged = os.path.join(self.state, "purged.json")
-        self.known_users = os.path.join(self.state, "known_users.json")
-        self.visibility = os.path.join(self.state, "visibility.json")
-        self.boards_stamp = os.path.join(self.state, "boards.json")
-        self.live = os.path.join(self.base, "live.json")
-
-    def dirs(self):
-        return (self.state, self.seen_dir, self.users_dir, self.monthly_dir, self.daily_dir, self.boards_dir)
-
-    def make_dirs(self):
-        for path in self.dirs() + (os.path.join(self.root, "config"), os.path.join(self.root, "ui")):
-            os.makedirs(path, exist_ok=True)
-
-    def seen(self, month):
-        return os.path.join(self.seen_dir, month + ".bloom")
-
-    def monthly(self, month):
-        return os.path.join(self.monthly_dir, month + ".json")
-
-    def daily(self, month):
-        return os.path.join(self.daily_dir, month + ".json")
-
-    def user(self, name):
-        return os.path.join(self.users_dir, name + ".json")
-
-    def board(self, window):
-        return os.path.join(self.boards_dir, window + ".json")
 
 
 def crashpoint(label):
@@ -212,37 +161,3 @@ def recover(paths):
                 os.unlink(os.path.join(folder, name))
                 swept += 1
     return replayed, swept
-
-
-class Busy(Exception):
-    """Another process holds the cluster's lock; the message names it."""
-
-
-class ClusterLock:
-    """flock on state/lock.pid, with the holder's host, pid and start time written inside."""
-
-    def __init__(self, paths):
-        self.paths = paths
-        self.fd = None
-
-    def __enter__(self):
-        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError) as err:
-            holder = os.read(fd, 300).decode("utf-8", "replace").strip() or "unknown holder"
-            os.close(fd)
-            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise Busy(holder)
-            raise
-        holder = "host={} pid={} since={}\n".format(
-            socket.gethostname(), os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())).encode()
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, holder)  # overwrite, then trim: a second poller never reads an empty holder line
-        os.ftruncate(fd, len(holder))
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)  # closing releases the flock; the holder line stays as a harmless record
-        self.fd = None

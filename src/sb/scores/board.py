@@ -7,11 +7,10 @@ import json
 import os
 from itertools import chain
 
-from sb.leaderboard import WINDOWS
 from sb.optout import read_optout_file
-from sb.rollup import COLUMNS, WIDTH, to_metrics
-from sb.skills import COLUMN_OF
-from sb.store import ClusterPaths
+from sb.scores.skills import COLUMN_OF
+from sb.store.counters import COLUMNS, WIDTH, to_metrics
+from sb.store.layout import WINDOWS, ClusterPaths
 from sb.timeutil import iso_utc
 
 WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)

@@ -5,7 +5,7 @@ Both are remembered in state/pacing.json, so the limits hold across separate cro
 import json
 import math
 
-from sb.store import atomic_write, read_bytes
+from sb.store.files import atomic_write, read_bytes
 
 
 class Deferred(Exception):

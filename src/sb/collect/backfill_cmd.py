@@ -1,0 +1,36 @@
+"""`backfill`: the cold start to its end, then the catch-up; or chosen months re-read (one user's, optionally)."""
+from sb.collect import boards, windows
+from sb.collect.purge import purge_opted_out
+from sb.collect.visibility import check_visibility
+from sb.timeutil import month_of_epoch, next_month, normalize_month
+
+
+def backfill(engine, since=None, until=None, user=None):
+    engine.prepare_fields()
+    check_visibility(engine)
+    if since or until or user:
+        _rescan(engine, since, until, user)
+    else:
+        while not engine.cursor["coldstart_done"]:
+            engine.retrying(lambda: windows.coldstart_month(engine))
+            if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
+                engine.sleep(engine.s.backfill_sleep_sec)
+    engine.retrying(lambda: windows.catch_up(engine))
+    purge_opted_out(engine)
+    boards.write_boards(engine)
+    engine.summary()
+    return 0
+
+
+def _rescan(engine, since, until, user):
+    """Re-read chosen months (dedupe makes it safe); with a user, only their jobs, recounting the
+    months where their data was purged at an opt-out."""
+    now = int(engine.clock())
+    purged = set(engine.data.purged().get(user, ())) if user else set()
+    month = max(normalize_month(since or engine.s.backfill_start), month_of_epoch(engine.backfill_epoch))
+    last = min(normalize_month(until) if until else month_of_epoch(now), month_of_epoch(now))
+    while month <= last:
+        engine.retrying(lambda: windows.user_month(engine, month, user, purged, None))
+        month = next_month(month)
+        if month <= last and engine.pacer.enabled and not engine.dry_run:
+            engine.sleep(engine.s.backfill_sleep_sec)

@@ -1,0 +1,217 @@
+"""One collector run on one cluster: settings → lock, pacer and cursor, then sacct windows → Intake → commits.
+
+Every piece of a window read from sacct is either committed whole (rollups, user totals, seen identities,
+the problem log and the cursor in one Transaction, see collect.commit) or not at all, so kill -9, a failed
+sacct call or a re-run never loses or double counts a job. A window with more new jobs than PIECE_JOBS is
+also committed in pieces of that many jobs as it streams (without its cursor and problem log, which wait
+for its end), so memory stays flat whatever the month's size. The commands (poll_cmd, backfill_cmd, ...)
+decide which windows to read; this module knows how.
+"""
+import os
+import shlex
+import time
+
+from sb.collect import commit, cursor as cursor_file, sacct as sacct_mod
+from sb.collect.errors import CollectorError
+from sb.collect.intake import Intake
+from sb.collect.jobs import FIELDS, fold_jobs
+from sb.collect.pacing import Pacer
+from sb.collect.seen import SeenMonth
+from sb.optout import OptOut
+from sb.store.data import ClusterData
+from sb.store.files import atomic_write, recover
+from sb.store.layout import ClusterPaths
+from sb.store.lock import Busy, ClusterLock
+from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
+
+MAX_CONSECUTIVE_FAILURES = 5
+NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
+# New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
+# identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
+PIECE_JOBS = 65536
+
+
+class _Narrower(Exception):
+    """slurmdbd refused a window as too wide; the allowed width has been lowered, read again."""
+
+
+class Engine:
+    def __init__(self, settings, clock=time.time, sleep=time.sleep, out=None, err=None,
+                 verbose=False, dry_run=False, max_wait=0.0, home_lookup=None, interactive=False):
+        self.s = settings
+        self.paths = ClusterPaths(settings.root, settings.cluster)
+        self.data = ClusterData(self.paths)
+        self.clock = clock
+        self.sleep = sleep
+        self.say = out or print
+        self.warn = err or print
+        self.verbose = verbose
+        self.dry_run = dry_run
+        self.interactive = interactive
+        self.max_wait = max_wait
+        self.optout = OptOut(settings.root, **({"home_lookup": home_lookup} if home_lookup else {}))
+        states = tuple(settings.failure_states)
+        self.failure_states = states + ("CANCELLED",) if settings.count_cancelled_as_failure else states
+        self.backfill_epoch = parse_when(_first_day(settings.backfill_start))
+        self.pacer = None
+        self.fields, self.tres_memory = None, False
+        self.cursor = None
+        self.totals = {"new": 0, "windows": 0, "problems": 0}
+        self.piece_jobs = int(os.environ.get("SLURM_SB_PIECE_JOBS") or PIECE_JOBS)
+
+    # ---- a run: `work(engine, *args)` under the lock, with the pacer and cursor loaded -----------
+
+    def run(self, work, *args):
+        """Run one command (poll_cmd.poll, backfill_cmd.backfill, ...); returns its exit status."""
+        if self.dry_run:  # read what is there, touch nothing, call no sacct
+            self.fields = FIELDS
+            return self._with_state(work, args, limit=0)
+        os.umask(0o002)  # files world-readable, directories group-writable (spec §20)
+        self.paths.make_dirs()
+        try:
+            with ClusterLock(self.paths):
+                replayed, swept = recover(self.paths)
+                if self.verbose and (replayed or swept):
+                    self.say("recovered: finished an interrupted commit" if replayed else
+                             "recovered: removed {} temp file(s) of an interrupted run".format(swept))
+                return self._with_state(work, args, limit=self.s.rate_limit_per_min)
+        except Busy as busy:
+            self.say("{}: another collector holds {} ({}); leaving it the work".format(
+                self.s.cluster, self.paths.lock, busy))
+            return 0
+
+    def _with_state(self, work, args, limit):
+        self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
+                           self.max_wait)
+        self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
+        return work(self, *args)
+
+    # ---- reading windows ------------------------------------------------------------------------
+
+    def prepare_fields(self):
+        if self.fields is None:
+            self.fields, self.tres_memory = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
+
+    def settled(self):
+        """The newest End read now: SLURM records a job's end a moment before its steps' statistics."""
+        return int(self.clock()) - self.s.settle_sec
+
+    def window(self, start, end, advance, user=None, label=None, recount=None):
+        """Read [start, end] in pieces sacct accepts. Each piece is committed with its cursor change
+        `advance(cursor, piece_end)`, except in a recount, where the pieces are committed as one."""
+        intake, began = Intake(self, recount, self.piece_jobs), time.time()
+        piece_start = start
+        while piece_start <= end:
+            piece_end = min(end, piece_start + self.widest() - 1)
+            try:
+                self._read(piece_start, piece_end, intake, user)
+            except _Narrower:
+                continue  # same piece start, narrower piece
+            if not recount:
+                self._finish(intake, piece_end, advance, label or span(piece_start, piece_end), began)
+                intake, began = Intake(self, None, self.piece_jobs), time.time()
+            piece_start = piece_end + 1
+        if recount:
+            self._finish(intake, end, advance, label or span(start, end), began, replace=(recount, start, end))
+
+    def widest(self):
+        """Longest window to ask for: max_window_days, or half of what slurmdbd last refused."""
+        widest = self.s.max_window_days * DAY
+        refused = self.cursor.get("too_wide_sec")
+        return min(widest, refused // 2) if refused else widest
+
+    def _finish(self, intake, piece_end, advance, label, began, replace=None):
+        if advance:
+            advance(self.cursor, piece_end)  # in a dry run only in memory, so a dry backfill walks every month
+        if self.dry_run:
+            return
+        self.pacer.succeeded()
+        commit.commit(self, intake, label, time.time() - began, replace=replace)
+
+    def _read(self, start, end, intake, user):
+        argv = sacct_mod.command(self.s.sacct, self.s.cluster, start, end, self.fields, user)
+        self.show(argv)
+        if self.dry_run:
+            return
+        self.pacer.before_call()
+        outcomes = intake.jobs + intake.report.total()
+        try:
+            with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
+                intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states,
+                                      self.tres_memory))
+        except sacct_mod.SacctError as err:
+            intake.close()
+            if not err.too_wide or intake.jobs + intake.report.total() != outcomes:
+                raise
+            if end - start < NARROWEST_WINDOW:
+                raise sacct_mod.SacctError("slurmdbd refuses even a {} s window as too wide; ask the admins "
+                                           "about MaxQueryTimeRange".format(end - start + 1))
+            self.cursor["too_wide_sec"] = end - start + 1
+            atomic_write(self.paths.cursor, cursor_file.to_json(self.cursor))  # remembered if this run stops here
+            self.say("{}: slurmdbd refused {} as too wide (MaxQueryTimeRange); reading {} s at a time".format(
+                self.s.cluster, span(start, end), self.widest()))
+            raise _Narrower()
+
+    def commit_piece(self, intake):
+        """Commit the jobs in hand in the middle of a long window (see Intake); the cursor and the problem
+        log wait for the window's end."""
+        commit.commit(self, intake, None, 0, with_cursor=False, piece=True)
+        intake.next_piece()
+
+    def load_seen(self, month):
+        try:
+            return SeenMonth.open(month, self.paths.seen(month), self.s.bloom_fp_rate)
+        except (ValueError, KeyError, TypeError) as err:
+            raise CollectorError("{} is damaged ({}); restore it from backup, or quarantine that month "
+                                 "before re-reading it".format(self.paths.seen(month), err))
+
+    # ---- failures, cursor-only steps, what is said --------------------------------------------
+
+    def retrying(self, step):
+        """Run a step, waiting out failures with exponential backoff (backfill may sleep; poll may not)."""
+        failures = 0
+        while True:
+            try:
+                return step()
+            except sacct_mod.SacctError as err:
+                failures += 1
+                self.sacct_failed(err)
+                if failures >= MAX_CONSECUTIVE_FAILURES or self.dry_run:
+                    raise CollectorError("giving up after {} failed sacct calls in a row".format(failures))
+                self.sleep(self.pacer.backoff_wait())
+
+    def sacct_failed(self, err):
+        if not self.dry_run:
+            self.pacer.failed()
+        self.warn("{}: {} - nothing was committed for that window; the next run retries it".format(
+            self.s.cluster, err))
+        return 1
+
+    def commit_cursor_only(self, advance, piece_end):
+        if advance:
+            advance(self.cursor, piece_end)
+        if not self.dry_run:
+            atomic_write(self.paths.cursor, cursor_file.to_json(self.cursor))
+
+    def show(self, argv):
+        if self.verbose or self.dry_run:
+            self.say("$ TZ=UTC SLURM_TIME_FORMAT=%s " + " ".join(shlex.quote(a) for a in argv))
+
+    def summary(self):
+        cursor = self.cursor
+        where = ("cold start at {}".format(cursor["next_month"]) if not cursor["coldstart_done"]
+                 else "up to {}".format(iso_utc(cursor["watermark"])))
+        problems = self.totals["problems"]
+        self.say("{}: {} new job(s) in {} window(s){}; data {}".format(
+            self.s.cluster, self.totals["new"], self.totals["windows"],
+            ", {} unreadable line(s) skipped (see {})".format(problems, self.paths.log) if problems else "", where))
+
+
+def _first_day(start):
+    """'2024-03' → '2024-03-01'; a full date stays."""
+    start = str(start)
+    return start if start.count("-") == 2 else start + "-01"
+
+
+def span(start, end):
+    return "{} .. {}".format(sacct_time(start), sacct_time(end))

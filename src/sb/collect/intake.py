@@ -1,0 +1,78 @@
+"""Jobs of one sacct window → a Batch of new ones: opt-outs dropped, already counted ones skipped, pieces committed."""
+from sb.collect.batch import Batch
+from sb.collect.jobs import LineReport
+from sb.timeutil import DAY, month_of_epoch
+
+
+class Intake:
+    """The jobs of one sacct window: opt-outs dropped, already counted ones skipped, the rest tallied.
+
+    With `recount` set to a user, that user's jobs are all counted, seen or not: their numbers for the
+    window replace what is stored (used for months whose data was purged at an opt-out).
+
+    Memory stays flat however long the window: once `piece_jobs` new jobs are in hand, they are committed
+    (rollups, user totals, seen identities; not the cursor, not the problem log) and the batch starts
+    again. A crash after such a piece loses nothing: re-reading the window finds its jobs already counted.
+    A recount is never split, because it replaces the user's numbers as a whole.
+
+    `engine` provides optout(user), load_seen(month) and commit_piece(intake) (collect.engine.Engine).
+    """
+
+    def __init__(self, engine, recount=None, piece_jobs=None):
+        self.c = engine
+        self.recount = recount
+        self.piece_jobs = None if recount else piece_jobs
+        self.batch = Batch()
+        self.seen = {}
+        self.report = LineReport()
+        self.recounted = set()
+        self.committed = 0  # jobs already committed in earlier pieces of this window
+
+    @property
+    def jobs(self):
+        """Jobs counted in this window so far, committed pieces included."""
+        return self.committed + self.batch.jobs
+
+    def take(self, jobs):
+        optout, report, months, piece = self.c.optout, self.report, {}, self.piece_jobs
+        for job in jobs:
+            if optout(job.user):
+                report.add("opted_out")
+                continue
+            day = job.end // DAY
+            seen = months.get(day)
+            if seen is None:
+                seen = months[day] = self._seen_month(month_of_epoch(job.end))
+            if job.user == self.recount:
+                if job.key in self.recounted:
+                    report.add("already_counted")
+                    continue
+                self.recounted.add(job.key)
+                if job.key not in seen:
+                    seen.add(job.key)
+            elif job.key in seen:
+                report.add("already_counted")
+                continue
+            else:
+                seen.add(job.key)
+            self.batch.add(job)
+            if piece and self.batch.jobs >= piece:
+                self.c.commit_piece(self)
+                months = {}
+
+    def next_piece(self):
+        """After a piece is committed: a fresh batch, and the months' seen files read again."""
+        self.committed += self.batch.jobs
+        self.batch = Batch()
+        self.close()
+
+    def close(self):
+        for seen in self.seen.values():
+            seen.close()
+        self.seen = {}
+
+    def _seen_month(self, month):
+        seen = self.seen.get(month)
+        if seen is None:
+            seen = self.seen[month] = self.c.load_seen(month)
+        return seen

@@ -1,0 +1,65 @@
+"""`poll`: one collection tick for cron: the next cold-start month, the catch-up, the discover queue, then the
+opt-out purge, the leaderboards and the live snapshot."""
+from sb.collect import boards, live, sacct as sacct_mod, windows
+from sb.collect.pacing import Deferred
+from sb.collect.purge import purge_opted_out
+from sb.collect.visibility import check_visibility
+from sb.store.files import atomic_write
+from sb.timeutil import month_end, next_month
+
+
+def poll(engine):
+    wait = engine.pacer.backoff_wait()
+    if wait > 0:
+        engine.warn("{}: sacct failed {} time(s) in a row; backing off, next try in {:.0f} s".format(
+            engine.s.cluster, engine.pacer.state["failures"], wait))
+        return 0
+    status = 0
+    try:
+        engine.prepare_fields()
+        check_visibility(engine)
+        if not engine.cursor["coldstart_done"]:
+            windows.coldstart_month(engine)
+        windows.catch_up(engine)
+        work_queue(engine)
+    except Deferred as deferred:
+        engine.say("{}: {}; the rest waits for the next tick".format(engine.s.cluster, deferred))
+    except sacct_mod.SacctError as err:
+        status = engine.sacct_failed(err)
+    purge_opted_out(engine)
+    boards.write_boards(engine)
+    write_live(engine)
+    engine.summary()
+    return status
+
+
+def work_queue(engine):
+    """Targeted backfills queued by discover: one user-month per commit, until the rate limit says stop."""
+    queue = engine.cursor.get("backfill_queue") or []
+    while queue:
+        entry = queue[0]
+        month, user = entry["next_month"], entry["user"]
+
+        def advance(cursor, piece_end, month=month, entry=entry):
+            if piece_end >= min(month_end(month), engine.settled()):
+                entry["next_month"] = next_month(month)
+                if entry["next_month"] > entry["until"]:
+                    cursor["backfill_queue"].remove(entry)
+
+        if engine.optout(user):  # opted out since discover queued them: nothing of theirs is read
+            queue.remove(entry)
+            engine.commit_cursor_only(None, 0)
+            continue
+        windows.user_month(engine, month, user, set(engine.data.purged().get(user, ())), advance)
+
+
+def write_live(engine):
+    """One squeue snapshot → live.json (never rolled up); a failure only warns."""
+    if engine.dry_run:
+        return
+    try:
+        users = live.summarize(live.snapshot(engine.s.squeue), engine.optout)
+    except live.LiveError as err:
+        engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
+        return
+    atomic_write(engine.paths.live, live.live_json(engine.s.cluster, users, engine.clock()))

@@ -1,0 +1,47 @@
+"""`replay FILE`: a saved `sacct -P` dump (header line first, '|' between fields) → counted like a window."""
+import os
+
+from sb.collect import boards, commit, sacct as sacct_mod
+from sb.collect.errors import CollectorError
+from sb.collect.intake import Intake
+from sb.collect.jobs import FIELDS, MEMORY_FALLBACK, fold_jobs
+from sb.collect.parse import tres_value
+from sb.collect.purge import purge_opted_out
+
+
+def replay(engine, path):
+    """Count a saved `sacct -P` dump (header line first, '|' between fields), e.g. made elsewhere."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline().rstrip("\r\n").split("|")
+        missing = [f for f in FIELDS if f not in header]
+        if missing:
+            raise CollectorError("{}: the header line lacks {}; expected `sacct -P` output with a header "
+                                 "line".format(path, ", ".join(missing)))
+        intake = Intake(engine, None, engine.piece_jobs)
+        lines = canonical(handle, header, sacct_mod.DELIMITER)
+        intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, engine.failure_states))
+    commit.commit(engine, intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
+    purge_opted_out(engine)
+    boards.write_boards(engine)
+    engine.say("{}: {} new job(s) from {}".format(engine.s.cluster, intake.jobs, path))
+    return 0
+
+
+def canonical(lines, header, delimiter):
+    """Lines of a saved dump (any field order, '|') → FIELDS order. Like sacct itself, an empty
+    MaxRSS/AveRSS is taken from the TRES usage mem= when the dump has it."""
+    index = [header.index(f) for f in FIELDS]
+    fallback = [(FIELDS.index(f), header.index(t)) for f, t in MEMORY_FALLBACK.items() if t in header]
+    width = len(header)
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        parts = line.rstrip("\r\n").split("|")
+        if len(parts) != width:
+            yield line.rstrip("\r\n").replace("|", delimiter) + "\n"  # malformed: fold reports it
+            continue
+        row = [parts[i] for i in index]
+        for position, source in fallback:
+            if not row[position]:
+                row[position] = tres_value(parts[source], "mem=") or ""
+        yield delimiter.join(row) + "\n"

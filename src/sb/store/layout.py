@@ -1,0 +1,54 @@
+"""The shared root's layout: where every file of a cluster's subtree lives (spec §7), named in one place."""
+import os
+
+# window name → file name under agg/leaderboards/, and the days it spans (None: all time).
+WINDOWS = (("alltime", "alltime", None), ("30d", "rolling-30d", 30), ("365d", "rolling-365d", 365))
+JOURNAL = "journal.json"
+
+
+class ClusterPaths:
+    """Every path of one cluster's subtree (spec §7), relative names kept in one place."""
+
+    def __init__(self, root, cluster):
+        self.root = root
+        self.cluster = cluster
+        self.base = os.path.join(root, "clusters", cluster)
+        self.state = os.path.join(self.base, "state")
+        self.seen_dir = os.path.join(self.state, "seen")
+        self.agg = os.path.join(self.base, "agg")
+        self.users_dir = os.path.join(self.agg, "users")
+        self.monthly_dir = os.path.join(self.agg, "rollups", "monthly")
+        self.daily_dir = os.path.join(self.agg, "rollups", "daily")
+        self.boards_dir = os.path.join(self.agg, "leaderboards")
+        self.cursor = os.path.join(self.state, "poll_cursor.json")
+        self.lock = os.path.join(self.state, "lock.pid")
+        self.journal = os.path.join(self.state, JOURNAL)
+        self.pacing = os.path.join(self.state, "pacing.json")
+        self.log = os.path.join(self.state, "problems.log")
+        self.purged = os.path.join(self.state, "purged.json")
+        self.known_users = os.path.join(self.state, "known_users.json")
+        self.visibility = os.path.join(self.state, "visibility.json")
+        self.boards_stamp = os.path.join(self.state, "boards.json")
+        self.live = os.path.join(self.base, "live.json")
+
+    def dirs(self):
+        return (self.state, self.seen_dir, self.users_dir, self.monthly_dir, self.daily_dir, self.boards_dir)
+
+    def make_dirs(self):
+        for path in self.dirs() + (os.path.join(self.root, "config"), os.path.join(self.root, "ui")):
+            os.makedirs(path, exist_ok=True)
+
+    def seen(self, month):
+        return os.path.join(self.seen_dir, month + ".bloom")
+
+    def monthly(self, month):
+        return os.path.join(self.monthly_dir, month + ".json")
+
+    def daily(self, month):
+        return os.path.join(self.daily_dir, month + ".json")
+
+    def user(self, name):
+        return os.path.join(self.users_dir, name + ".json")
+
+    def board(self, window):
+        return os.path.join(self.boards_dir, window + ".json")

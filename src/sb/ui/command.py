@@ -1,0 +1,39 @@
+"""The `tui` command: parsed options → the right front end (curses, Textual, the printed table, or JSON)."""
+import json
+import sys
+
+from sb.scores import board
+from sb.ui import screen, tui
+
+
+def run(args, settings, clock, env, out, err):
+    session = tui.open_session(args, settings, clock)
+    color = screen.color_wanted(args.no_color, env)
+    if args.json:
+        rows = session.rows()[:args.limit]
+        doc = board.board_document(rows, session.table().counters, args.cluster, args.window, session.view.sort,
+                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
+        print(json.dumps(doc, indent=1), file=out)
+        return _report_problems(session, err)
+    backend = args.backend
+    interactive = out.isatty() and sys.stdin.isatty()
+    if backend != "ansi" and interactive and not screen.terminal_supported(env):
+        print("slurm-sb tui: TERM={!r} cannot drive the full-screen board; printing the table".format(
+            env.get("TERM", "")), file=err)
+        backend = "ansi"
+    if backend == "ansi" or not interactive:
+        screen.print_board(session, out, 50 if args.limit is None else args.limit, color,
+                           screen.locale_glyphs(out), screen.terminal_width(out))
+        return _report_problems(session, err)
+    if backend == "textual":
+        if tui.textual_available():
+            from sb.ui import textual_board
+            return textual_board.run(session, args.refresh_sec)
+        print("slurm-sb tui: textual needs Python 3.9+ and `pip install textual`; showing the curses board", file=err)
+    return screen.run_curses(session, args.refresh_sec, color)
+
+
+def _report_problems(session, err):
+    for problem in sorted(session.scores.problems.values()):
+        print("slurm-sb tui: warning: " + problem, file=err)
+    return 0

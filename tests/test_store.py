@@ -81,3 +81,30 @@ def test_second_holder_is_refused_with_the_holders_name(paths):
         assert out.startswith("BUSY host=") and "pid={}".format(os.getpid()) in out
     with ClusterLock(paths):   # released: can be taken again
         pass
+
+
+# ---- checksums inside stored files -----------------------------------------------------------------
+
+def test_a_sealed_file_reads_back_and_any_changed_byte_is_caught():
+    import json
+    import pytest
+    from sb.store.seal import seal, unseal
+    data = seal(b'{"month":"2024-01","days":{"01":{"alice":[1,2,3]}}}\n')
+    assert json.loads(unseal(data, "x").decode())["days"]["01"]["alice"] == [1, 2, 3]
+    assert unseal(b'{"old": 1}\n', "old.json") == b'{"old": 1}\n'     # written before checksums: read as is
+    for damaged in (data.replace(b"[1,2,3]", b"[1,2,4]"), data.replace(b"[1,2,3]", b"[0,0,0]"),
+                    data[:10] + b"\0" + data[11:]):
+        with pytest.raises(ValueError, match="x.json: checksum mismatch"):
+            unseal(damaged, "x.json")
+
+
+def test_rollup_and_user_files_carry_a_checksum_checked_on_read():
+    import pytest
+    from sb.store.rollups import daily_json, parse_daily, parse_user, user_json
+    daily = daily_json("2024-01", {"01": {"alice": [1] * 10}})
+    user = user_json("alice", "hammer", [2] + [3600] * 9, 0)
+    assert parse_daily(daily, "d")["01"]["alice"] == [1] * 10 and parse_user(user, "hammer", "u")[0] == 2
+    with pytest.raises(ValueError, match="checksum"):     # still valid JSON with valid counters: only the sum knows
+        parse_daily(daily.replace(b"[1,1,1,", b"[1,1,2,"), "d")
+    with pytest.raises(ValueError, match="checksum"):
+        parse_user(user.replace(b'"jobs": 2', b'"jobs": 3'), "hammer", "u")

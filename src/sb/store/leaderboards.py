@@ -2,6 +2,7 @@
 import json
 
 from sb.store.counters import COLUMNS, METRICS, to_metrics
+from sb.store.seal import seal
 from sb.timeutil import iso_utc
 
 def rank(totals, min_jobs, top=None):
@@ -31,5 +32,5 @@ def board_json(window, cluster, min_jobs, totals, asof, top=None):
     users = sorted(totals)
     columns = [users] + [[totals[user][i] for user in users] for i in range(len(COLUMNS))]
     table = ",\n".join(json.dumps(column, separators=(",", ":")) for column in columns)
-    return (head + "\n" + ",\n".join(parts) + "},\n" + '"table":{"columns":%s,"data":[\n%s\n]}}\n' % (
-        json.dumps(("user",) + COLUMNS, separators=(",", ":")), table)).encode()
+    return seal((head + "\n" + ",\n".join(parts) + "},\n" + '"table":{"columns":%s,"data":[\n%s\n]}}\n' % (
+        json.dumps(("user",) + COLUMNS, separators=(",", ":")), table)).encode())

@@ -3,6 +3,7 @@ and back, and the sums made of a month's daily mapping."""
 import json
 
 from sb.store.counters import COLUMNS, COUNT_METRICS, METRICS, WIDTH, add_into, from_metrics, to_metrics, zero
+from sb.store.seal import seal, unseal
 from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start, next_month
 
 
@@ -62,11 +63,11 @@ def daily_json(month, daily):
         body = ",".join("%s:%s" % (json.dumps(u), _compact(users[u])) for u in sorted(users))
         lines.append('%s:{%s}%s' % (json.dumps(day), body, "," if n < len(days) - 1 else ""))
     lines.append("}}")
-    return ("\n".join(lines) + "\n").encode()
+    return seal(("\n".join(lines) + "\n").encode())
 
 
 def parse_daily(data, where):
-    doc = json.loads(data.decode())
+    doc = json.loads(unseal(data, where).decode())
     if list(doc.get("columns", ())) != list(COLUMNS):
         raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     daily = {}
@@ -88,7 +89,7 @@ def monthly_json(month, totals, asof):
 
 def parse_monthly(data, where):
     """{user: counters} of a monthly rollup file."""
-    doc = json.loads(data.decode())
+    doc = json.loads(unseal(data, where).decode())
     return {row["username"]: from_metrics(row, "{} user {}".format(where, row.get("username")))
             for row in doc["users"]}
 
@@ -99,11 +100,11 @@ def user_json(user, cluster, counters, asof):
              "counts": {name: metrics[name] for name in COUNT_METRICS},
              "totals": {name: metrics[name] for name in METRICS[3:]}}
     doc = {"schema_version": 1, "username": user, "clusters": {cluster: entry}}
-    return (json.dumps(doc, indent=1) + "\n").encode()
+    return seal(json.dumps(doc, indent=1).encode())
 
 
 def parse_user(data, cluster, where):
-    entry = json.loads(data.decode())["clusters"][cluster]
+    entry = json.loads(unseal(data, where).decode())["clusters"][cluster]
     merged = dict(entry["counts"])
     merged.update(entry["totals"])
     return from_metrics(merged, where)
@@ -117,4 +118,4 @@ def _document(head, list_key, rows):
     """JSON with `head` keys first and one `rows` item per line: small diffs, greppable by user."""
     opening = ",".join("%s:%s" % (json.dumps(k), _compact(v)) for k, v in head)
     body = ",\n".join(_compact(row) for row in rows)
-    return ("{%s,%s:[\n%s\n]}\n" % (opening, json.dumps(list_key), body)).encode()
+    return seal(("{%s,%s:[\n%s\n]}\n" % (opening, json.dumps(list_key), body)).encode())

@@ -112,6 +112,8 @@ class Sandbox:
         folder = os.path.join(self.cluster_dir(cluster), "agg", "users")
         result = {}
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if not name.endswith(".json"):   # alice.json.bad: a quarantined file is kept, not counted
+                continue
             doc = json.load(open(os.path.join(folder, name)))
             entry = doc["clusters"][cluster]
             result[doc["username"]] = dict(entry["counts"], **entry["totals"])

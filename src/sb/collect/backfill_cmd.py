@@ -1,5 +1,5 @@
 """`backfill`: the cold start to its end, then the catch-up; or chosen months re-read (one user's, optionally)."""
-from sb.collect import boards, windows
+from sb.collect import boards, heal, windows
 from sb.collect.purge import purge_opted_out
 from sb.collect.visibility import check_visibility
 from sb.timeutil import month_of_epoch, next_month, normalize_month
@@ -15,6 +15,8 @@ def backfill(engine, since=None, until=None, user=None):
             engine.retrying(lambda: windows.coldstart_month(engine))
             if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
                 engine.sleep(engine.s.backfill_sleep_sec)
+    while engine.retrying(lambda: heal.repull_next(engine)):
+        pass
     engine.retrying(lambda: windows.catch_up(engine))
     purge_opted_out(engine)
     boards.write_boards(engine)

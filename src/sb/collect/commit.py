@@ -1,5 +1,5 @@
 """An Intake's batch → one Transaction: daily and monthly rollups, user totals, seen identities, problem log, cursor."""
-from sb.collect import cursor as cursor_file
+from sb.collect import cursor as cursor_file, heal
 from sb.collect.purge import stage_purged
 from sb.store.counters import add_into, zero
 from sb.store.files import Transaction, read_bytes
@@ -18,9 +18,13 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
     """
     paths, now = engine.paths, engine.clock()
     batch, tx = intake.batch, Transaction(paths)
-    deltas = batch.user_totals()
-    months = set(batch.months)
-    if replace:
+    everyone = replace and replace[0] == heal.EVERYONE
+    deltas = {} if everyone else batch.user_totals()
+    months = set() if everyone else set(batch.months)
+    if everyone:
+        month = month_of_epoch(replace[1])
+        heal.replace_month(engine, tx, month, batch.months.get(month, {}), batch.jobs)
+    elif replace:
         months.add(month_of_epoch(replace[1]))
     for month in sorted(months):
         daily = engine.data.daily(month)
@@ -39,10 +43,11 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
     for month in sorted(intake.seen):
         if intake.seen[month].added:
             tx.write_with(paths.seen(month), intake.seen[month].write)
-    if replace:
+    if replace and not everyone:
         stage_purged(engine, tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
     if batch.jobs or replace:
         tx.delete(paths.boards_stamp)  # the boards are out of date from this commit on
+    heal.stage_manifest(engine, tx)
     if piece:
         tx.commit()
         engine.totals["new"] += batch.jobs

@@ -11,20 +11,21 @@ import os
 import shlex
 import time
 
-from sb.collect import commit, cursor as cursor_file, sacct as sacct_mod
+from sb.collect import commit, cursor as cursor_file, heal, sacct as sacct_mod
 from sb.collect.errors import CollectorError
 from sb.collect.intake import Intake
 from sb.collect.jobs import FIELDS, fold_jobs
 from sb.collect.pacing import Pacer
 from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
-from sb.store.data import ClusterData
+from sb.store.data import ClusterData, Damaged
 from sb.store.files import atomic_write, recover
 from sb.store.layout import ClusterPaths
 from sb.store.lock import Busy, ClusterLock
 from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
 
 MAX_CONSECUTIVE_FAILURES = 5
+MAX_HEALS = 8              # damaged files quarantined in one run before it gives up
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 # New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
 # identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
@@ -56,6 +57,7 @@ class Engine:
         self.pacer = None
         self.fields, self.tres_memory = None, False
         self.cursor = None
+        self.manifest = None
         self.totals = {"new": 0, "windows": 0, "problems": 0}
         self.piece_jobs = int(os.environ.get("SLURM_SB_PIECE_JOBS") or PIECE_JOBS)
 
@@ -74,16 +76,26 @@ class Engine:
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))
-                return self._with_state(work, args, limit=self.s.rate_limit_per_min)
+                return self._healing(work, args)
         except Busy as busy:
             self.say("{}: another collector holds {} ({}); leaving it the work".format(
                 self.s.cluster, self.paths.lock, busy))
             return 0
 
+    def _healing(self, work, args):
+        """Damage is never fatal: a damaged file is quarantined (heal) and the command runs again."""
+        for _ in range(MAX_HEALS):
+            try:
+                return self._with_state(work, args, limit=self.s.rate_limit_per_min)
+            except Damaged as damage:
+                heal.quarantine(self, damage)
+        raise CollectorError("more than {} damaged files in one run; see the lines above".format(MAX_HEALS))
+
     def _with_state(self, work, args, limit):
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
                            self.max_wait)
         self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
+        heal.check(self)
         return work(self, *args)
 
     # ---- reading windows ------------------------------------------------------------------------
@@ -162,8 +174,7 @@ class Engine:
         try:
             return SeenMonth.open(month, self.paths.seen(month), self.s.bloom_fp_rate)
         except (ValueError, KeyError, TypeError) as err:
-            raise CollectorError("{} is damaged ({}); restore it from backup, or quarantine that month "
-                                 "before re-reading it".format(self.paths.seen(month), err))
+            raise Damaged(self.paths.seen(month), err)
 
     # ---- failures, cursor-only steps, what is said --------------------------------------------
 

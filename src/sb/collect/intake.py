@@ -43,7 +43,7 @@ class Intake:
             seen = months.get(day)
             if seen is None:
                 seen = months[day] = self._seen_month(month_of_epoch(job.end))
-            if job.user == self.recount:
+            if self.recount == "*" or job.user == self.recount:   # "*": heal.EVERYONE
                 if job.key in self.recounted:
                     report.add("already_counted")
                     continue

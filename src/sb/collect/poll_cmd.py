@@ -1,6 +1,6 @@
 """`poll`: one collection tick for cron: the next cold-start month, the catch-up, the discover queue, then the
 opt-out purge, the leaderboards and the live snapshot."""
-from sb.collect import boards, live, sacct as sacct_mod, windows
+from sb.collect import boards, heal, live, sacct as sacct_mod, windows
 from sb.collect.pacing import Deferred
 from sb.collect.purge import purge_opted_out
 from sb.collect.visibility import check_visibility
@@ -20,6 +20,7 @@ def poll(engine):
         check_visibility(engine)
         if not engine.cursor["coldstart_done"]:
             windows.coldstart_month(engine)
+        heal.repull_next(engine)        # one damaged month per tick, like a cold-start month
         windows.catch_up(engine)
         work_queue(engine)
     except Deferred as deferred:

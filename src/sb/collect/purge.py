@@ -1,6 +1,7 @@
 """Opt-outs found after counting → their data removed from every rollup and user file, the months remembered."""
 import json
 
+from sb.collect import heal
 from sb.store.files import Transaction
 from sb.store.rollups import daily_json, month_totals, monthly_json, remove_user
 
@@ -33,6 +34,7 @@ def purge_opted_out(engine, all_homes=False):
         tx.delete(paths.user(user))
     tx.delete(paths.boards_stamp)
     stage_purged(engine, tx, held)
+    heal.stage_manifest(engine, tx)
     tx.commit()
     engine.say("{}: removed {} opted-out user(s) from the stored data".format(engine.s.cluster, len(gone)))
 

@@ -12,7 +12,11 @@ from sb.store.rollups import parse_daily, parse_monthly, parse_user
 
 
 class Damaged(Exception):
-    """A stored file cannot be read; the message names it and says what to do."""
+    """A stored file cannot be read; the message names it. The collector quarantines it (collect.heal)."""
+
+    def __init__(self, path, why):
+        super().__init__("{} is damaged ({})".format(path, why))
+        self.path = path
 
 
 class ClusterData:
@@ -59,11 +63,12 @@ def guard(parse, data, path):
     try:
         return parse(data, path)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
-        raise Damaged("{} is damaged ({}); restore it from backup".format(path, err))
+        raise Damaged(path, err)
 
 
-def parse_json(data, path):
-    return guard(lambda text, _: json.loads(text.decode()), data, path)
+def parse_json(data, path, check=None):
+    """JSON of a state file; `check(data, path)` first (e.g. seal.unseal) when given."""
+    return guard(lambda text, _: json.loads((check(text, path) if check else text).decode()), data, path)
 
 
 def read_json_or_none(path):

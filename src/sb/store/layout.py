@@ -29,6 +29,7 @@ class ClusterPaths:
         self.known_users = os.path.join(self.state, "known_users.json")
         self.visibility = os.path.join(self.state, "visibility.json")
         self.boards_stamp = os.path.join(self.state, "boards.json")
+        self.manifest = os.path.join(self.state, "manifest.json")
         self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):

@@ -1,0 +1,228 @@
+"""Self-healing storage (spec §16): a damaged or missing file → kept as *.bad, then rebuilt from the rest
+(monthly rollups from daily, user totals from monthly, boards from both) or, for primary data (a daily
+rollup, a seen file), re-pulled from sacct in replace mode, one month per poll tick.
+
+A re-pull that returns fewer jobs than the month had counted (slurmdbd purged them: past its retention)
+never replaces the month: its last good data is kept and the month is marked in the manifest.
+"""
+import json
+import os
+
+from sb.store import manifest as manifest_file
+from sb.store.counters import add_into, zero
+from sb.store.data import ClusterData, Damaged, listdir
+from sb.store.files import Transaction, atomic_write
+from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json, user_json
+from sb.store.seal import MARK, unseal
+from sb.timeutil import DAY, month_end, month_start
+
+EVERYONE = "*"     # Intake's recount of every user (no username can be "*")
+
+
+def check(engine, verify=False):
+    """At the start of a run: load (or make) the manifest, and repair what is missing; once a UTC day (or
+    with `verify`) check every file's checksum too."""
+    paths = engine.paths
+    manifest = manifest_file.load(paths)
+    if manifest is None:
+        manifest = manifest_file.from_disk(paths)
+        if not engine.dry_run:
+            atomic_write(paths.manifest, manifest_file.to_json(manifest))
+    engine.manifest = manifest
+    if engine.dry_run:
+        return
+    today = int(engine.clock()) // DAY
+    if verify or manifest.get("verified_day") != today:
+        for damage in unreadable(paths):
+            quarantine(engine, damage)
+        engine.manifest = manifest = manifest_file.load(paths)
+        manifest["verified_day"] = today
+        atomic_write(paths.manifest, manifest_file.to_json(manifest))
+    for month in manifest["months"]:
+        if not os.path.exists(paths.daily(month)):
+            _owe_repull(engine, month, "{} is missing".format(paths.daily(month)))
+        elif not os.path.exists(paths.monthly(month)):
+            rebuild_monthly(engine, month)
+    for name in manifest["seen"]:
+        if not _seen_exists(paths, name):
+            _owe_repull(engine, name, "{} is missing".format(paths.seen(name)))
+    if manifest_file.users_digest(manifest_file.user_names(paths)) != manifest["users"]:
+        engine.warn("{}: user files differ from the manifest (one was removed or added by hand); rebuilding "
+                    "them from the monthly rollups".format(engine.s.cluster))
+        rebuild_users(engine)
+
+
+def unreadable(paths):
+    """Once a UTC day (and at every `rebuild`): every rollup, user and board file whose checksum fails, so
+    damage in a file no run has read lately is found too. Only the bytes are summed (no JSON parse)."""
+    damaged = []
+    KEYS = {paths.daily_dir: "days", paths.monthly_dir: "users", paths.users_dir: "clusters",
+            paths.boards_dir: "table"}
+    for folder in KEYS:
+        for name in sorted(listdir(folder)):
+            if name.endswith(".json") and not name.startswith("."):
+                path = os.path.join(folder, name)
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                try:
+                    if unseal(data, path) is data and data.rfind(MARK) < 0:   # written before checksums
+                        _legacy_shape(data, KEYS[folder])
+                except ValueError as err:
+                    damaged.append(Damaged(path, err))
+    return damaged
+
+
+def _legacy_shape(data, key):
+    """A file without a checksum must at least be the JSON object its kind is (it may predate checksums)."""
+    try:
+        doc = json.loads(data.decode())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError("not JSON ({})".format(err))
+    if not isinstance(doc, dict) or key not in doc:
+        raise ValueError("not a file of this kind (no {!r})".format(key))
+
+
+def quarantine(engine, damage):
+    """Keep a damaged file as *.bad (never deleted) and owe what it held: a rebuild or a re-pull."""
+    paths, path = engine.paths, damage.path
+    kept = _keep_bad(path)
+    engine.warn("{}: {}; kept as {} and {}".format(engine.s.cluster, damage, os.path.basename(kept),
+                                                   _remedy(paths, path)))
+    if path == paths.manifest:
+        engine.manifest = None
+        atomic_write(paths.manifest, manifest_file.to_json(manifest_file.from_disk(paths)))
+    manifest = manifest_file.load(paths) or manifest_file.from_disk(paths)
+    manifest["quarantined"] = sorted(set(manifest["quarantined"]) | {os.path.relpath(kept, paths.base)})
+    folder, name = os.path.split(path)
+    if folder in (paths.daily_dir, paths.seen_dir):
+        _owe(manifest, paths, name.split(".", 1)[0], str(damage))
+    atomic_write(paths.manifest, manifest_file.to_json(manifest))
+
+
+def _remedy(paths, path):
+    folder = os.path.dirname(path)
+    if folder in (paths.daily_dir, paths.seen_dir):
+        return "its month will be re-pulled from sacct"
+    if folder in (paths.monthly_dir, paths.users_dir, paths.boards_dir):
+        return "it is rebuilt from the other rollups"
+    if path == paths.cursor:
+        return "collection restarts from backfill_start (counted jobs are recognised and skipped)"
+    return "it is made anew"
+
+
+def _keep_bad(path):
+    target, n = path + ".bad", 1
+    while os.path.exists(target):
+        n += 1
+        target = "{}.bad{}".format(path, n)
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        pass
+    return target
+
+
+def _owe_repull(engine, month, why):
+    manifest = engine.manifest
+    if month not in manifest["repull"]:
+        _owe(manifest, engine.paths, month, why)
+        atomic_write(engine.paths.manifest, manifest_file.to_json(manifest))
+        engine.warn("{}: {}; month {} will be re-pulled from sacct".format(engine.s.cluster, why, month))
+
+
+def _owe(manifest, paths, month, why):
+    """Queue a month's re-pull with the job count it held (from its monthly rollup): the least a re-read
+    must find to replace it."""
+    if month in manifest["repull"]:
+        return
+    try:
+        jobs = sum(c[0] for c in ClusterData(paths).monthly_totals(month).values())
+    except Damaged:
+        jobs = 0
+    manifest["repull"][month] = {"jobs": jobs, "why": why}
+
+
+def _seen_exists(paths, name):
+    return any(n.split(".", 1)[0] == name and not n.endswith(".bad") and not n.startswith(".")
+               for n in listdir(paths.seen_dir))
+
+
+def repull_next(engine):
+    """Re-read the oldest month owed (every user's jobs) and let it replace what is stored (commit.replace)."""
+    owed = engine.manifest["repull"] if engine.manifest else {}
+    if not owed:
+        return False
+    month = min(owed)
+    start, end = max(month_start(month), engine.backfill_epoch), min(month_end(month), engine.settled())
+    if start > end:   # nothing of it can be read (before backfill_start): nothing to replace
+        owed.pop(month)
+        atomic_write(engine.paths.manifest, manifest_file.to_json(engine.manifest))
+        return True
+    engine.window(start, end, None, label="re-pull of " + month, recount=EVERYONE)
+    return True
+
+
+def replace_month(engine, tx, month, batch_days, fresh_jobs):
+    """Stage the re-pulled month (commit.commit with recount=EVERYONE): its daily and monthly rollups become
+    the re-read, and every user file is recomputed from the monthly rollups. A re-read with fewer jobs than
+    the month held keeps the stored data and marks the month."""
+    manifest, paths, now = engine.manifest, engine.paths, engine.clock()
+    owed = manifest["repull"].pop(month, {"jobs": 0})
+    stored = engine.data.monthly_totals(month) if os.path.exists(paths.monthly(month)) else {}
+    held = max(owed["jobs"], sum(c[0] for c in stored.values()))
+    if fresh_jobs < held:
+        manifest["kept"][month] = ("re-read found {} of {} jobs (past slurmdbd's retention?): the last good data "
+                                   "is kept".format(fresh_jobs, held))
+        engine.warn("{}: {}: {}".format(engine.s.cluster, month, manifest["kept"][month]))
+        if not os.path.exists(paths.daily(month)) and stored:
+            manifest["kept"][month] += "; its days are lost, so 30d/365d lack it"
+        return
+    manifest["kept"].pop(month, None)
+    daily = merge_days({}, batch_days)
+    totals = month_totals(daily)
+    tx.write(paths.daily(month), daily_json(month, daily))
+    tx.write(paths.monthly(month), monthly_json(month, totals, now))
+    _stage_users(engine, tx, {month: totals})
+
+
+def rebuild_monthly(engine, month):
+    """A monthly rollup is the sum of its daily one."""
+    paths = engine.paths
+    tx = Transaction(paths)
+    tx.write(paths.monthly(month), monthly_json(month, month_totals(engine.data.daily(month)), engine.clock()))
+    tx.commit()
+    engine.warn("{}: {} was missing; rebuilt from the daily rollup".format(engine.s.cluster, paths.monthly(month)))
+
+
+def rebuild_users(engine, tx=None):
+    """Every user file from the monthly rollups (they are their sums)."""
+    own = tx is None
+    tx = tx or Transaction(engine.paths)
+    count = _stage_users(engine, tx, {})
+    if own:
+        stage_manifest(engine, tx)
+        tx.commit()
+    return count
+
+
+def _stage_users(engine, tx, override):
+    """Stage every user file as the sum of the monthly rollups (`override`: {month: totals} not yet on disk)."""
+    data, paths = engine.data, engine.paths
+    totals = {}
+    for month in sorted(set(data.months_on_disk()) | set(override)):
+        month_users = override[month] if month in override else data.monthly_totals(month)
+        for user, counters in month_users.items():
+            add_into(totals.setdefault(user, zero()), counters)
+    now = engine.clock()
+    for user in sorted(totals):
+        tx.write(paths.user(user), user_json(user, engine.s.cluster, totals[user], now))
+    for user in set(data.users_on_disk()) - set(totals):
+        tx.delete(paths.user(user))
+    tx.delete(paths.boards_stamp)
+    return len(totals)
+
+
+def stage_manifest(engine, tx):
+    """Every transaction that writes rollups, seen or user files stages the manifest with them."""
+    if engine.manifest is not None:
+        manifest_file.stage(tx, engine.paths, engine.manifest)

@@ -1,0 +1,87 @@
+"""state/manifest.json: which files a cluster must have, so a missing one is damage too, and what the
+self-healing code owes: months queued for a re-pull, months kept from a short re-read, quarantined files.
+
+It is staged into every transaction that writes or deletes a rollup, seen or user file, so it never
+disagrees with them after a crash.
+"""
+import json
+import os
+import zlib
+
+from sb.store.data import Damaged, listdir, parse_json
+from sb.store.files import read_bytes
+from sb.store.seal import seal, unseal
+
+
+def empty(cluster):
+    return {"schema_version": 1, "cluster": cluster, "months": [], "seen": [], "users": users_digest([]),
+            "repull": {}, "kept": {}, "quarantined": []}
+
+
+def load(paths):
+    """The stored manifest, or None when there is none. Damaged (store.data) when it cannot be read."""
+    data = read_bytes(paths.manifest)
+    if data is None:
+        return None
+    doc = parse_json(data, paths.manifest, check=unseal)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), t) for k, t in (
+            ("months", list), ("seen", list), ("users", dict), ("repull", dict), ("kept", dict),
+            ("quarantined", list))):
+        raise Damaged(paths.manifest, "not a manifest")
+    return doc
+
+
+def from_disk(paths):
+    """A manifest made from what is on disk (a root written before manifests, or one whose manifest was
+    lost): a month with a monthly rollup must also have its daily rollup and its seen file."""
+    manifest = empty(paths.cluster)
+    daily = {n[:-5] for n in listdir(paths.daily_dir) if n.endswith(".json") and not n.startswith(".")}
+    monthly = {n[:-5] for n in listdir(paths.monthly_dir) if n.endswith(".json") and not n.startswith(".")}
+    manifest["months"] = sorted(daily | monthly)
+    manifest["seen"] = sorted(seen_names(paths) | daily | monthly)
+    manifest["users"] = users_digest(user_names(paths))
+    return manifest
+
+
+def to_json(manifest):
+    return seal((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+
+
+def stage(tx, paths, manifest):
+    """Bring `manifest` in line with the renames and deletes staged in `tx`, and stage it too."""
+    months, seen = set(manifest["months"]), set(manifest["seen"])
+    users, users_touched = None, False
+    for final, present in [(b, True) for _, b in tx.renames] + [(p, False) for p in tx.deletes]:
+        folder, name = os.path.split(final)
+        if folder == paths.daily_dir and name.endswith(".json"):
+            (months.add if present else months.discard)(name[:-5])
+        elif folder == paths.seen_dir:
+            (seen.add if present else seen.discard)(_seen_name(name))
+        elif folder == paths.users_dir and name.endswith(".json"):
+            if users is None:
+                users = set(user_names(paths))
+            (users.add if present else users.discard)(name[:-5])
+            users_touched = True
+    manifest["months"], manifest["seen"] = sorted(months), sorted(seen)
+    if users_touched:
+        manifest["users"] = users_digest(users)
+    data = to_json(manifest)
+    if data != read_bytes(paths.manifest):
+        tx.write(paths.manifest, data)
+
+
+def users_digest(names):
+    names = sorted(names)
+    return {"count": len(names), "crc32": "%08x" % (zlib.crc32("\n".join(names).encode()) & 0xFFFFFFFF)}
+
+
+def user_names(paths):
+    return sorted(n[:-5] for n in listdir(paths.users_dir) if n.endswith(".json") and not n.startswith("."))
+
+
+def seen_names(paths):
+    return {_seen_name(n) for n in listdir(paths.seen_dir) if not n.startswith(".") and not n.endswith(".bad")}
+
+
+def _seen_name(filename):
+    return filename.split(".", 1)[0]

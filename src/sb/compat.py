@@ -12,6 +12,12 @@ def yaml():
         import yaml as module
     return module
 
+def _isascii(text):
+    return all(c < "\x80" for c in text)
+
+
+isascii = getattr(str, "isascii", _isascii)   # str.isascii is 3.7+
+
 PY_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
 
 

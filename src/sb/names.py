@@ -5,7 +5,7 @@ what may pass is decided here, once, for the collector, the opt-out lists and th
 """
 import re
 
-_USER_OK = re.compile(r"[a-z0-9_][a-z0-9._-]*\Z")
+_USER_OK = re.compile(r"[a-z0-9_][a-z0-9._-]{0,63}\Z")   # at most 64 characters (Linux allows 32)
 
 
 class BadField(ValueError):

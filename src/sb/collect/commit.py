@@ -1,4 +1,6 @@
 """An Intake's batch → one Transaction: daily and monthly rollups, user totals, seen identities, problem log, cursor."""
+import json
+
 from sb.collect import cursor as cursor_file, heal
 from sb.collect.purge import stage_purged
 from sb.store.counters import add_into, zero
@@ -7,6 +9,7 @@ from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json,
 from sb.timeutil import DAY, iso_utc, month_of_epoch
 
 PROBLEM_LOG_LIMIT = 1 << 20
+REPORTED_KEEP_SEC = 3 * 86400   # an unreadable line re-read within this is not reported again
 
 
 def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece=False):
@@ -52,44 +55,68 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         tx.commit()
         engine.totals["new"] += batch.jobs
         return
-    _stage_problems(engine, tx, intake.report, label)
+    fresh = _stage_problems(engine, tx, intake.report, label)
     if with_cursor:
         engine.cursor["last_success"] = int(now)
         tx.write(paths.cursor, cursor_file.to_json(engine.cursor))
     tx.commit()
     intake.close()
-    _report(engine, intake, label, batch.jobs, seconds)
+    _report(engine, intake, label, batch.jobs, seconds, {reason: len(marks) for reason, marks in fresh.items()})
 
 
 def _stage_problems(engine, tx, report, label):
-    """Append this window's unreadable lines to state/problems.log, inside the transaction."""
-    if not report.get("malformed") + report.get("orphan_step"):
-        return
+    """Append this window's count of every kind of line that did not become a new job to state/problems.log,
+    with the unreadable lines not reported before (a line re-read by the late window is reported once),
+    inside the transaction. Returns how many unreadable lines are new."""
+    kinds = {reason: n for reason, n in report.counts.items() if reason != "already_counted"}
+    fresh = _fresh_lines(engine, tx, report)
+    if not kinds:
+        return fresh
     counts = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.counts.items()))
     lines = ["{} window {}: {}".format(iso_utc(engine.clock()), label, counts)]
-    lines += ["    " + example for example in report.examples]
+    new_marks = set().union(*fresh.values())
+    lines += ["    " + example for example, mark in zip(report.examples, report.example_marks)
+              if mark is None or mark in new_marks]
     log = (read_bytes(engine.paths.log) or b"") + ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
     if len(log) > PROBLEM_LOG_LIMIT:  # keep the newest half, from a line start
         tail = log[-PROBLEM_LOG_LIMIT // 2:]
         log = tail[tail.find(b"\n") + 1:]
     tx.write(engine.paths.log, log)
+    return fresh
 
 
-def _report(engine, intake, label, committed, seconds):
+def _fresh_lines(engine, tx, report):
+    """{reason: fingerprints} of this window's unreadable lines not reported in the last REPORTED_KEEP_SEC;
+    the record of reported ones (state/reported_lines.json) is staged in `tx`."""
+    if not report.fingerprints:
+        return {}
+    now = int(engine.clock())
+    known = engine.data.json(engine.paths.reported, {})
+    keep = max(REPORTED_KEEP_SEC, 3 * engine.s.late_window_sec)
+    known = {mark: when for mark, when in known.items() if isinstance(when, int) and now - when < keep}
+    fresh = {reason: {mark for mark in marks if "%08x" % mark not in known}
+             for reason, marks in report.fingerprints.items()}
+    known.update(("%08x" % mark, now) for marks in fresh.values() for mark in marks)
+    tx.write(engine.paths.reported, (json.dumps(known, sort_keys=True) + "\n").encode())
+    return fresh
+
+
+def _report(engine, intake, label, committed, seconds, fresh):
     """Tally a window's final commit (`committed` new jobs; earlier pieces are tallied already) and
-    say what the whole window counted."""
+    say what the whole window counted; warn only of the `fresh` unreadable lines (never reported before)."""
     totals, cluster = engine.totals, engine.s.cluster
     totals["new"] += committed
     totals["windows"] += 1
     report = intake.report
-    problems = report.get("malformed") + report.get("orphan_step")
-    totals["problems"] += problems
+    problems = report.get("malformed") + report.get("orphan_step") + report.get("cut_off")
+    totals["problems"] += sum(fresh.values())
     new_jobs = intake.jobs
     if engine.verbose or engine.interactive:
         rate = " ({:,.0f} jobs/s)".format(new_jobs / seconds) if seconds > 0 and new_jobs else ""
         engine.say("{}: {}: {:,} new job(s){}, {:,} already counted{}".format(
             cluster, label, new_jobs, rate, report.get("already_counted"),
             ", {} problem line(s)".format(problems) if problems else ""))
-    if problems:
+    if sum(fresh.values()):
         engine.warn("{}: {}: {} malformed line(s) and {} orphan step line(s) skipped; details in {}".format(
-            cluster, label, report.get("malformed"), report.get("orphan_step"), engine.paths.log))
+            cluster, label, fresh.get("malformed", 0) + fresh.get("cut_off", 0), fresh.get("orphan_step", 0),
+            engine.paths.log))

@@ -26,6 +26,7 @@ from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
 
 MAX_CONSECUTIVE_FAILURES = 5
 MAX_HEALS = 8              # damaged files quarantined in one run before it gives up
+CLOCK_SKEW_SEC = 3600      # how far ahead of ours another cluster's clock may be
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 # New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
 # identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
@@ -149,8 +150,12 @@ class Engine:
         outcomes = intake.jobs + intake.report.total()
         try:
             with sacct_mod.stream(argv, self.s.sacct_timeout_sec) as lines:
-                intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states,
-                                      self.tres_memory))
+                jobs = fold_jobs(lines, sacct_mod.DELIMITER, intake.report, self.failure_states, self.tres_memory,
+                                 self.latest_end())
+                intake.take(_within(jobs, start, end, intake.report))
+            if intake.report.get("cut_off"):
+                raise sacct_mod.SacctError("sacct's output ended mid-line (no newline after the last line): it "
+                                           "was cut off, so the rest of this window is read again later")
         except sacct_mod.SacctError as err:
             intake.close()
             if not err.too_wide or intake.jobs + intake.report.total() != outcomes:
@@ -163,6 +168,10 @@ class Engine:
             self.say("{}: slurmdbd refused {} as too wide (MaxQueryTimeRange); reading {} s at a time".format(
                 self.s.cluster, span(start, end), self.widest()))
             raise _Narrower()
+
+    def latest_end(self):
+        """The latest End a real job can have now: the clock plus the skew clusters may have (spec §4)."""
+        return int(self.clock()) + CLOCK_SKEW_SEC
 
     def commit_piece(self, intake):
         """Commit the jobs in hand in the middle of a long window (see Intake); the cursor and the problem
@@ -216,6 +225,15 @@ class Engine:
         self.say("{}: {} new job(s) in {} window(s){}; data {}".format(
             self.s.cluster, self.totals["new"], self.totals["windows"],
             ", {} unreadable line(s) skipped (see {})".format(problems, self.paths.log) if problems else "", where))
+
+
+def _within(jobs, start, end, report):
+    """Jobs whose End lies in the window asked for; any other is a problem, never a job of another month."""
+    for job in jobs:
+        if start <= job.end <= end:
+            yield job
+        else:
+            report.add("outside_window", "-", "a job ended {} outside the window asked for".format(iso_utc(job.end)))
 
 
 def _first_day(start):

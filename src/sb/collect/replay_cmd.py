@@ -19,7 +19,8 @@ def replay(engine, path):
                                  "line".format(path, ", ".join(missing)))
         intake = Intake(engine, None, engine.piece_jobs)
         lines = canonical(handle, header, sacct_mod.DELIMITER)
-        intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, engine.failure_states))
+        intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, engine.failure_states,
+                              latest_end=engine.latest_end()))
     commit.commit(engine, intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
     purge_opted_out(engine)
     boards.write_boards(engine)

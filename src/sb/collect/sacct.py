@@ -105,10 +105,12 @@ def stream(argv, timeout):
             proc.stdout.close()
         if timed_out.is_set():
             raise SacctError("sacct timed out after {} s (sacct_timeout_sec); nothing was committed".format(timeout))
+        errors.seek(0)
+        text = errors.read().decode("utf-8", "replace")
         if status != 0:
-            errors.seek(0)
-            text = errors.read().decode("utf-8", "replace")
             raise SacctError("sacct exited {}: {}".format(status, first_error(text)), TOO_WIDE in text)
+        if "error" in text.lower():   # `sacct: error: ...` with exit 0: what it printed cannot be trusted
+            raise SacctError("sacct exited 0 but said: {}".format(first_error(text)), TOO_WIDE in text)
 
 
 def first_error(text):

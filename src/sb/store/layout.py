@@ -30,6 +30,7 @@ class ClusterPaths:
         self.visibility = os.path.join(self.state, "visibility.json")
         self.boards_stamp = os.path.join(self.state, "boards.json")
         self.manifest = os.path.join(self.state, "manifest.json")
+        self.reported = os.path.join(self.state, "reported_lines.json")
         self.live = os.path.join(self.base, "live.json")
 
     def dirs(self):

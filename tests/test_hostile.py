@@ -1,0 +1,116 @@
+"""Hostile or broken sacct output (issue 14 §2): cut-off lines, Ends outside the window, errors on stderr with
+exit 0, fields past every bound, and bad lines re-read by the late window: each is counted as a problem
+(or fails the window), never a crash, never a job of another month, and reported once."""
+import os
+
+from sb.collect.engine import _within
+from sb.collect.jobs import FIELDS, LineReport, fold_jobs
+from test_collector import HEADER, T0, iso, job_line, poll_at
+
+D = "#|#"
+
+
+def canonical(**fields):
+    """One allocation line in the collector's field order (what sacct prints for its -o list)."""
+    values = {"JobIDRaw": "7", "MaxRSS": "", "AveRSS": "", "User": "alice", "State": "COMPLETED",
+              "ElapsedRaw": "60", "AllocCPUS": "2", "NNodes": "1", "ReqMem": "1G", "ReqTRES": "",
+              "AllocTRES": "cpu=2", "Submit": str(T0 - 300), "Start": str(T0 - 120), "End": str(T0 - 60)}
+    values.update(fields)
+    return D.join(values[f] for f in FIELDS) + "\n"
+
+
+def fold(*lines, latest_end=T0):
+    report = LineReport()
+    return list(fold_jobs(list(lines), D, report, latest_end=latest_end)), report
+
+
+def test_a_last_line_without_its_newline_never_counts():
+    cut = canonical(End="1796").rstrip("\n")              # End cut from 1796... to 1796: 1970-01-01
+    jobs, report = fold(canonical(JobIDRaw="6"), cut)
+    assert [j.key >> 32 for j in jobs] == [6] and report.get("cut_off") == 1
+    step = canonical(JobIDRaw="7.batch", MaxRSS="1024").rstrip("\n")   # a step cut: its job is incomplete
+    jobs, report = fold(canonical(), step)
+    assert jobs == [] and report.get("cut_off") == 1
+
+
+def test_every_field_past_its_bound_is_malformed_and_the_run_goes_on():
+    hostile = {
+        "ElapsedRaw": "4294967294", "AllocCPUS": "4294967295", "NNodes": "4294967294",
+        "End": "1" + "0" * 20, "Start": str(T0), "Submit": "\u0661\u0662\u0663",    # Arabic-Indic digits
+        "User": "a" * 230,
+    }
+    for field, value in hostile.items():
+        jobs, report = fold(canonical(**{field: value}), canonical(JobIDRaw="8"))
+        assert [j.key >> 32 for j in jobs] == [8] and report.get("malformed") == 1, field
+    jobs, report = fold(canonical(End=str(T0 + 2 * 86400)), latest_end=T0 + 3600)       # in the future
+    assert jobs == [] and report.get("malformed") == 1
+    jobs, report = fold(canonical(Start=str(T0 - 10), End=str(T0 - 60)))                # ends before it starts
+    assert jobs == [] and report.get("malformed") == 1
+
+
+def test_no_val_memory_is_no_sample_and_absurd_memory_is_malformed():
+    no_val = canonical(JobIDRaw="7.batch", MaxRSS="18446744073709551614", AveRSS="18446744073709551614")
+    jobs, report = fold(canonical(), no_val, canonical(JobIDRaw="7.0", MaxRSS="2048K", AveRSS="1024K"))
+    assert jobs[0].max_kib == 2048 and jobs[0].avg_kib == 1024 and report.total() == 0
+    jobs, report = fold(canonical(), canonical(JobIDRaw="7.batch", MaxRSS="9000P"))
+    assert report.get("malformed") == 1 and jobs[0].max_kib == 0
+
+
+def test_a_job_ending_outside_the_window_is_a_problem_not_a_job_of_another_month():
+    jobs, _ = fold(canonical(End=str(T0 - 60)), canonical(JobIDRaw="8", End="86400", Start="60", Submit="1"))
+    report = LineReport()
+    kept = list(_within(iter(jobs), T0 - 3600, T0, report))
+    assert [j.key >> 32 for j in kept] == [7] and report.get("outside_window") == 1
+
+
+def wrapper(sandbox, body):
+    """A sacct that answers --helpformat like the fake one and runs `body` (sh) for queries."""
+    path = os.path.join(str(sandbox.tmp), "bin", "sacct-wrapper")
+    with open(path, "w") as handle:
+        handle.write('#!/bin/sh\ncase "$*" in *--helpformat*) exec "{0}" "$@";; esac\n{1}\n'.format(sandbox.sacct, body))
+    os.chmod(path, 0o755)
+    return "sacct=" + path
+
+
+def test_output_cut_mid_line_with_exit_0_commits_nothing_and_is_read_again(sandbox):
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300),
+                                job_line("901", "bob", "COMPLETED", T0 - 1200, T0 - 800, 400)]) + "\n")
+    cut = wrapper(sandbox, '"{}" "$@" > "$0.out"; head -c $(( $(wc -c < "$0.out") - 9 )) "$0.out"; exit 0'.format(
+        sandbox.sacct))
+    code, out, err = poll_at(sandbox, T0, cut)
+    assert code == 1 and "cut off" in err
+    assert sandbox.monthly() == {}                               # not bob's cut line, not alice's neither
+    assert poll_at(sandbox, T0 + 600)[0] == 0                    # the real sacct later: each counted once
+    assert {u: m["jobs"] for u, m in sandbox.monthly()["2024-04"].items()} == {"alice": 1, "bob": 1}
+
+
+def test_an_error_on_stderr_with_exit_0_is_a_failure_shown_to_the_user(sandbox):
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300)]) + "\n")
+    failing = wrapper(sandbox, 'echo "sacct: error: Problem talking to the database: Connection refused" >&2; exit 0')
+    code, out, err = poll_at(sandbox, T0, failing)
+    assert code == 1 and "Problem talking to the database" in err
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "state", "poll_cursor.json"))
+    assert poll_at(sandbox, T0 + 600)[0] == 0 and sandbox.monthly()["2024-04"]["alice"]["jobs"] == 1
+
+
+def test_a_bad_line_re_read_by_the_late_window_is_reported_once(sandbox):
+    bad = job_line("902", "x/y", "COMPLETED", T0 - 1200, T0 - 900, 300)
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300), bad]) + "\n")
+    code, out, err = poll_at(sandbox, T0)
+    assert code == 0 and "1 malformed line(s)" in err
+    for later in (600, 1200):                                    # the late window reads it again every tick
+        code, out, err = poll_at(sandbox, T0 + later)
+        assert code == 0 and "malformed" not in err
+    log = open(os.path.join(sandbox.cluster_dir(), "state", "problems.log")).read()
+    assert log.count("x/y") == 1 and log.count("1 malformed") == 3    # counted every window, shown once
+
+
+def test_ten_to_the_twenty_in_a_real_poll_does_not_stall_the_cluster(sandbox):
+    huge = job_line("903", "bob", "COMPLETED", T0 - 1200, 10 ** 20, 300)
+    no_val = job_line("904", "bob", "COMPLETED", T0 - 1200, T0 - 900, 4294967294, cpus=4294967294)
+    sandbox.write_db("\n".join([HEADER, huge, no_val, job_line("905", "bob", "COMPLETED", T0 - 1200, T0 - 900, 60)])
+                     + "\n")
+    code, out, err = poll_at(sandbox, T0)
+    assert code == 0, err
+    assert sandbox.monthly()["2024-04"]["bob"]["jobs"] == 1
+    assert sandbox.board()["table"]["data"][1] == [1] and iso(T0)

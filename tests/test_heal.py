@@ -128,3 +128,15 @@ def test_damage_everywhere_then_rebuild_and_polls_end_exact_with_the_bad_copies_
     for bad in (("agg", "rollups", "monthly", "2024-02.json.bad"), ("agg", "rollups", "daily", "2024-03.json.bad"),
                 ("agg", "users", victim + ".bad")):
         assert os.path.exists(path(sandbox, *bad)), bad
+
+
+def test_doctor_lists_quarantined_files_and_months_owed(sandbox, tmp_path):
+    filled(sandbox, tmp_path)
+    open(path(sandbox, "agg", "rollups", "daily", "2024-02.json"), "w").write("{cut")
+    failing = os.path.join(str(tmp_path), "bin", "no-sacct")       # the re-pull cannot run: the month stays owed
+    open(failing, "w").write("#!/bin/sh\nexit 1\n")
+    os.chmod(failing, 0o755)
+    sandbox.run("poll", now="2024-04-06T00:10:00", options=OPTS + ("sacct=" + failing,))
+    code, out, err = sandbox.run("doctor", options=OPTS)
+    assert "damaged file(s) kept as .bad: agg/rollups/daily/2024-02.json.bad" in out
+    assert "waiting to be re-pulled from sacct: 2024-02" in out

@@ -114,3 +114,43 @@ def test_ten_to_the_twenty_in_a_real_poll_does_not_stall_the_cluster(sandbox):
     assert code == 0, err
     assert sandbox.monthly()["2024-04"]["bob"]["jobs"] == 1
     assert sandbox.board()["table"]["data"][1] == [1] and iso(T0)
+
+
+# ---- clock and hangs (issue 14 §3) ----------------------------------------------------------------------
+
+def test_a_poll_with_its_clock_ahead_does_not_blind_every_later_poll(sandbox):
+    import json
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300)]) + "\n")
+    assert sandbox.run("poll", now="2027-06-01T00:00:00", options=("rate_limit_per_min=0", "backfill_start=2024-04"))[0] == 0
+    with open(os.path.join(sandbox.db_dir, "hammer.db"), "a") as handle:
+        handle.write(job_line("901", "bob", "COMPLETED", T0 + 100, T0 + 300, 200) + "\n")
+    code, out, err = poll_at(sandbox, T0 + 1200)
+    assert code == 0 and "watermark was in the future" in err
+    assert {u: m["jobs"] for u, m in sandbox.monthly()["2024-04"].items()} == {"alice": 1, "bob": 1}
+    assert sandbox.cursor()["watermark"] <= T0 + 1200
+    code, out, err = poll_at(sandbox, T0 + 1800)
+    assert "future" not in err and json.dumps(sandbox.monthly()).count('"jobs": 1') == 2
+
+
+def test_a_queued_user_month_finishes_even_when_sacct_takes_over_a_second(sandbox):
+    import json
+    sandbox.write_db("\n".join([HEADER, job_line("900", "bob", "COMPLETED", T0 - 1200, T0 - 900, 300)]) + "\n")
+    assert poll_at(sandbox, T0)[0] == 0
+    path = os.path.join(sandbox.cluster_dir(), "state", "poll_cursor.json")
+    cursor = json.load(open(path))
+    cursor["backfill_queue"] = [{"user": "bob", "next_month": "2024-04", "until": "2024-04"}]
+    open(path, "w").write(json.dumps(cursor))
+    slow = wrapper(sandbox, 'sleep 1.2; exec "{}" "$@"'.format(sandbox.sacct))
+    assert poll_at(sandbox, T0 + 600, slow)[0] == 0
+    assert sandbox.cursor()["backfill_queue"] == []
+    user_reads = [c for c in sandbox.sacct_calls() if "-u" in c["argv"]]
+    assert len(user_reads) == 1                                      # read once, not 28 times
+
+
+def test_a_backfill_at_a_month_boundary_does_not_spin_until_the_month_is_settled(sandbox):
+    sandbox.write_db("\n".join([HEADER, job_line("900", "bob", "COMPLETED", T0 - 1200, T0 - 900, 300)]) + "\n")
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-04")
+    assert sandbox.run("backfill", now="2024-05-01T00:00:05", options=opts)[0] == 0
+    assert len(sandbox.sacct_calls()) <= 3                          # the month once, the catch-up once
+    assert sandbox.run("poll", now="2024-05-01T00:10:00", options=opts)[0] == 0
+    assert sandbox.cursor()["coldstart_done"] and sandbox.monthly()["2024-04"]["bob"]["jobs"] == 1

@@ -11,6 +11,7 @@ import time
 from typing import NamedTuple
 
 from sb import config
+from sb.store.seal import unseal
 from sb.collect.discover import accounting_users
 from sb.collect.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
 
@@ -181,6 +182,44 @@ def root_checks(settings):
     finally:
         os.unlink(probe)
     yield from poll_age_checks(settings)
+    yield from health_checks(settings)
+
+
+def health_checks(settings):
+    """Per cluster: files quarantined as *.bad, months owed a re-pull, months kept from a short re-read,
+    and a watermark in the future (state/manifest.json, state/poll_cursor.json)."""
+    for path in sorted(glob.glob(os.path.join(settings.root, "clusters", "*", "state", "manifest.json"))):
+        cluster = path.split(os.sep)[-3]
+        try:
+            with open(path, "rb") as handle:
+                doc = json.loads(unseal(handle.read(), path).decode())
+            owed, kept, bad = sorted(doc["repull"]), doc["kept"], doc["quarantined"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            yield Check("WARN", "storage", "{}: {} is unreadable ({})".format(cluster, path, err),
+                        "the next poll quarantines and rebuilds it")
+            continue
+        if bad:
+            yield Check("WARN", "storage", "{}: {} damaged file(s) kept as .bad: {}".format(
+                cluster, len(bad), ", ".join(bad[:5])), "their data was rebuilt or is being re-pulled; "
+                        "delete the .bad copies once you no longer need them")
+        if owed:
+            yield Check("WARN", "storage", "{}: month(s) waiting to be re-pulled from sacct: {}".format(
+                cluster, ", ".join(owed)), "each poll re-pulls one; `slurm-sb backfill` does them all now")
+        for month, why in sorted(kept.items()):
+            yield Check("WARN", "storage", "{}: {}: {}".format(cluster, month, why),
+                        "nothing to do: accounting no longer has that month's jobs")
+        if not (bad or owed or kept):
+            yield Check("OK", "storage", "{}: no damaged files, nothing owed".format(cluster))
+    for path in sorted(glob.glob(os.path.join(settings.root, "clusters", "*", "state", "poll_cursor.json"))):
+        try:
+            with open(path) as handle:
+                watermark = json.load(handle).get("watermark") or 0
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(watermark, (int, float)) and watermark > time.time() + 3600:
+            yield Check("WARN", "clock", "{}: the collection watermark is in the future ({})".format(
+                path.split(os.sep)[-3], time.strftime("%Y-%m-%d %H:%M", time.gmtime(watermark))),
+                        "a run had its clock ahead; the next poll pulls it back")
 
 
 def readable_check(root):

@@ -13,6 +13,8 @@ def backfill(engine, since=None, until=None, user=None):
     else:
         while not engine.cursor["coldstart_done"]:
             engine.retrying(lambda: windows.coldstart_month(engine))
+            if engine.cursor.get("coldstart_pos"):   # the month's end is not settled yet: a later poll reads it
+                break
             if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
                 engine.sleep(engine.s.backfill_sleep_sec)
     while engine.retrying(lambda: heal.repull_next(engine)):

@@ -96,8 +96,26 @@ class Engine:
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
                            self.max_wait)
         self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
+        self._no_future_watermark()
         heal.check(self)
         return work(self, *args)
+
+    def _no_future_watermark(self):
+        """A run whose clock was ahead left the watermark in the future, so every later poll would read
+        nothing: pull it back to the cursor file's mtime (the file server's clock when it was written) or
+        now, whichever is earlier; the late window and dedupe make the re-read exact."""
+        now = int(self.clock())
+        if self.cursor["watermark"] <= now + CLOCK_SKEW_SEC:
+            return
+        try:
+            written = int(os.stat(self.paths.cursor).st_mtime)
+        except OSError:
+            written = now
+        was, self.cursor["watermark"] = self.cursor["watermark"], min(now, written)
+        self.warn("{}: the collection watermark was in the future ({}; a run with its clock ahead?): pulled back "
+                  "to {}".format(self.s.cluster, iso_utc(was), iso_utc(self.cursor["watermark"])))
+        if not self.dry_run:
+            atomic_write(self.paths.cursor, cursor_file.to_json(self.cursor))
 
     # ---- reading windows ------------------------------------------------------------------------
 

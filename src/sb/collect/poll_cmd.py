@@ -5,7 +5,7 @@ from sb.collect.pacing import Deferred
 from sb.collect.purge import purge_opted_out
 from sb.collect.visibility import check_visibility
 from sb.store.files import atomic_write
-from sb.timeutil import month_end, next_month
+from sb.timeutil import next_month
 
 
 def poll(engine):
@@ -41,8 +41,8 @@ def work_queue(engine):
         entry = queue[0]
         month, user = entry["next_month"], entry["user"]
 
-        def advance(cursor, piece_end, month=month, entry=entry):
-            if piece_end >= min(month_end(month), engine.settled()):
+        def advance(cursor, piece_end, end, month=month, entry=entry):
+            if piece_end >= end:
                 entry["next_month"] = next_month(month)
                 if entry["next_month"] > entry["until"]:
                     cursor["backfill_queue"].remove(entry)

@@ -28,8 +28,12 @@ def catch_up(engine):
 
 
 def user_month(engine, month, user, purged, advance):
-    """Re-read one month (only `user`'s jobs if given), recounting the user where their data was purged."""
+    """Re-read one month (only `user`'s jobs if given), recounting the user where their data was purged.
+    `advance(cursor, piece_end, end)` learns the end this read asked for: a settled time taken after the
+    sacct call is later, so comparing with a fresh one would never finish the current month."""
     start, end = max(month_start(month), engine.backfill_epoch), min(month_end(month), engine.settled())
+    if advance:
+        asked, advance = advance, lambda cursor, piece_end: asked(cursor, piece_end, end)
     if start <= end:
         recount = user if user and month in purged else None
         engine.window(start, end, advance, user, label=month + (" for " + user if user else ""), recount=recount)

@@ -45,7 +45,8 @@ def check(engine, verify=False):
             rebuild_monthly(engine, month)
     for name in manifest["seen"]:
         if not _seen_exists(paths, name):
-            _owe_repull(engine, name, "{} is missing".format(paths.seen(name)))
+            for month in months_of_seen(manifest, name):
+                _owe_repull(engine, month, "{} is missing".format(paths.seen(name)))
     if manifest_file.users_digest(manifest_file.user_names(paths)) != manifest["users"]:
         engine.warn("{}: user files differ from the manifest (one was removed or added by hand); rebuilding "
                     "them from the monthly rollups".format(engine.s.cluster))
@@ -94,8 +95,11 @@ def quarantine(engine, damage):
     manifest = manifest_file.load(paths) or manifest_file.from_disk(paths)
     manifest["quarantined"] = sorted(set(manifest["quarantined"]) | {os.path.relpath(kept, paths.base)})
     folder, name = os.path.split(path)
-    if folder in (paths.daily_dir, paths.seen_dir):
+    if folder == paths.daily_dir:
         _owe(manifest, paths, name.split(".", 1)[0], str(damage))
+    elif folder == paths.seen_dir:
+        for month in months_of_seen(manifest, name.split(".", 1)[0]):
+            _owe(manifest, paths, month, str(damage))
     atomic_write(paths.manifest, manifest_file.to_json(manifest))
 
 
@@ -140,6 +144,11 @@ def _owe(manifest, paths, month, why):
     except Damaged:
         jobs = 0
     manifest["repull"][month] = {"jobs": jobs, "why": why}
+
+
+def months_of_seen(manifest, name):
+    """The months to re-pull when seen file `name` (a Submit month) is lost: its jobs ended in it or later."""
+    return sorted({name} | {month for month in manifest["months"] if month >= name})
 
 
 def _seen_exists(paths, name):

@@ -154,3 +154,16 @@ def test_a_backfill_at_a_month_boundary_does_not_spin_until_the_month_is_settled
     assert len(sandbox.sacct_calls()) <= 3                          # the month once, the catch-up once
     assert sandbox.run("poll", now="2024-05-01T00:10:00", options=opts)[0] == 0
     assert sandbox.cursor()["coldstart_done"] and sandbox.monthly()["2024-04"]["bob"]["jobs"] == 1
+
+
+def test_replay_of_a_dump_with_iso_times_refuses_at_its_first_line_saying_how_to_take_one(sandbox, tmp_path):
+    from sb.collect.jobs import FIELDS as ORDER
+    dump = tmp_path / "iso.txt"
+    row = {f: "" for f in ORDER}
+    row.update(JobIDRaw="5", User="alice", State="COMPLETED", ElapsedRaw="60", AllocCPUS="1", NNodes="1",
+               Submit="2025-01-01T00:00:52", Start="2025-01-01T00:01:52", End="2025-01-01T00:02:52")
+    dump.write_text("|".join(ORDER) + "\n" + "|".join(row[f] for f in ORDER) + "\n")
+    code, out, err = sandbox.run("replay", str(dump))
+    assert code == 1 and err.count("\n") == 1
+    assert "Submit is '2025-01-01T00:00:52', not epoch seconds" in err and "SLURM_TIME_FORMAT=%s" in err
+    assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "agg", "rollups"))  or sandbox.monthly() == {}

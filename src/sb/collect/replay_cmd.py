@@ -1,11 +1,12 @@
 """`replay FILE`: a saved `sacct -P` dump (header line first, '|' between fields) → counted like a window."""
+import itertools
 import os
 
 from sb.collect import boards, commit, sacct as sacct_mod
 from sb.collect.errors import CollectorError
 from sb.collect.intake import Intake
 from sb.collect.jobs import FIELDS, MEMORY_FALLBACK, fold_jobs
-from sb.collect.parse import tres_value
+from sb.collect.parse import NOT_STARTED, tres_value
 from sb.collect.purge import purge_opted_out
 
 
@@ -17,8 +18,10 @@ def replay(engine, path):
         if missing:
             raise CollectorError("{}: the header line lacks {}; expected `sacct -P` output with a header "
                                  "line".format(path, ", ".join(missing)))
+        first = _first_data_line(handle)
+        _refuse_converted_times(path, header, first)
         intake = Intake(engine, None, engine.piece_jobs)
-        lines = canonical(handle, header, sacct_mod.DELIMITER)
+        lines = canonical(itertools.chain([first] if first else [], handle), header, sacct_mod.DELIMITER)
         intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, engine.failure_states,
                               latest_end=engine.latest_end()))
     commit.commit(engine, intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
@@ -26,6 +29,31 @@ def replay(engine, path):
     boards.write_boards(engine)
     engine.say("{}: {} new job(s) from {}".format(engine.s.cluster, intake.jobs, path))
     return 0
+
+
+HOW_TO_DUMP = ("take the dump with epoch times: TZ=UTC SLURM_TIME_FORMAT=%s sacct -a -D -P --noconvert -S START "
+               "-E END -s CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ -o " + ",".join(FIELDS) + " > dump.txt")
+
+
+def _first_data_line(handle):
+    for line in handle:
+        if not line.startswith("#"):
+            return line
+    return None
+
+
+def _refuse_converted_times(path, header, line):
+    """A dump with sacct's default time format (2025-01-01T00:01:52) would make every line malformed: refuse
+    it at its first line, saying how to take one replay reads, rather than count nothing."""
+    if not line:
+        return
+    parts = line.rstrip("\r\n").split("|")
+    if len(parts) != len(header):
+        return
+    for field in ("Submit", "Start", "End"):
+        value = parts[header.index(field)]
+        if value and not value.isdigit() and value not in NOT_STARTED:
+            raise CollectorError("{}: {} is {!r}, not epoch seconds; {}".format(path, field, value[:30], HOW_TO_DUMP))
 
 
 def canonical(lines, header, delimiter):

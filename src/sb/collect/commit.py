@@ -17,7 +17,9 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
 
     `replace=(user, start, end)`: the batch holds a full recount of that user's jobs ending in
     [start, end], which replaces what is stored for them on those days. `piece`: a part of a window
-    (no problem log, no cursor, no report line).
+    (no problem log, no cursor, no report line, and no user files: those are derived, so a window's pieces
+    add up their deltas and its last commit writes each user once; the manifest marks the user files as
+    behind meanwhile, so a run killed between pieces has them rebuilt from the rollups by the next).
     """
     paths, now = engine.paths, engine.clock()
     batch, tx = intake.batch, Transaction(paths)
@@ -37,6 +39,14 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         merge_days(daily, batch.months.get(month, {}))
         tx.write(paths.daily(month), daily_json(month, daily))
         tx.write(paths.monthly(month), monthly_json(month, month_totals(daily), now))
+    if piece:
+        _hold_user_deltas(engine, intake, deltas)
+        deltas = {}
+    else:
+        for user, delta in getattr(intake, "user_deltas", {}).items():
+            add_into(deltas.setdefault(user, zero()), delta)
+        if engine.manifest is not None:
+            engine.manifest.pop("users_behind", None)
     for user, delta in sorted(deltas.items()):
         counters = add_into(engine.data.user(user), delta)
         if counters[0]:
@@ -62,6 +72,14 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
     tx.commit()
     intake.close()
     _report(engine, intake, label, batch.jobs, seconds, {reason: len(marks) for reason, marks in fresh.items()})
+
+
+def _hold_user_deltas(engine, intake, deltas):
+    held = intake.__dict__.setdefault("user_deltas", {})
+    for user, delta in deltas.items():
+        add_into(held.setdefault(user, zero()), delta)
+    if engine.manifest is not None:
+        engine.manifest["users_behind"] = True
 
 
 def _stage_problems(engine, tx, report, label):

@@ -47,7 +47,12 @@ def check(engine, verify=False):
         if not _seen_exists(paths, name):
             for month in months_of_seen(manifest, name):
                 _owe_repull(engine, month, "{} is missing".format(paths.seen(name)))
-    if manifest_file.users_digest(manifest_file.user_names(paths)) != manifest["users"]:
+    if manifest.get("users_behind"):
+        engine.warn("{}: a run stopped between the pieces of a long window; user totals are rebuilt from the "
+                    "rollups".format(engine.s.cluster))
+        manifest.pop("users_behind")
+        rebuild_users(engine)
+    elif manifest_file.users_digest(manifest_file.user_names(paths)) != manifest["users"]:
         engine.warn("{}: user files differ from the manifest (one was removed or added by hand); rebuilding "
                     "them from the monthly rollups".format(engine.s.cluster))
         rebuild_users(engine)

@@ -58,7 +58,7 @@ def write_live(engine):
     if engine.dry_run:
         return
     try:
-        users = live.summarize(live.snapshot(engine.s.squeue), engine.optout)
+        users = live.summarize(live.snapshot(engine.s.squeue, engine.s.cluster), engine.optout)
     except live.LiveError as err:
         engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
         return

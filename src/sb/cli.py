@@ -200,9 +200,10 @@ def main(argv=None, env=None, out=None, err=None):
     from sb.collect.errors import CollectorError
     from sb.collect.sacct import SacctError
     from sb.store.data import Damaged
+    from sb.store.files import Unsafe
     try:
         return COMMANDS[args.command](args, env, out, err)
-    except (config.ConfigError, CollectorError, Damaged, SacctError, ValueError) as problem:
+    except (config.ConfigError, CollectorError, Damaged, SacctError, Unsafe, ValueError) as problem:
         print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
         return 1
     except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error

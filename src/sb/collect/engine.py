@@ -19,7 +19,7 @@ from sb.collect.pacing import Pacer
 from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
 from sb.store.data import ClusterData
-from sb.store.files import atomic_write, recover
+from sb.store.files import atomic_write, check_tree, recover
 from sb.store.layout import ClusterPaths
 from sb.store.lock import Busy, ClusterLock
 from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
@@ -68,9 +68,10 @@ class Engine:
             return self._with_state(work, args, limit=0)
         os.umask(0o002)  # files world-readable, directories group-writable (spec §20)
         self.paths.make_dirs()
+        check_tree(self.paths)
         try:
             with ClusterLock(self.paths):
-                replayed, swept = recover(self.paths)
+                replayed, swept = recover(self.paths, self.warn)
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))

@@ -5,6 +5,8 @@ import os
 import socket
 import time
 
+from sb.store.files import check_dir, open_regular
+
 
 class Busy(Exception):
     """Another process holds the cluster's lock; the message names it."""
@@ -18,7 +20,8 @@ class ClusterLock:
         self.fd = None
 
     def __enter__(self):
-        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o666)
+        check_dir(os.path.dirname(self.paths.lock))
+        fd = open_regular(self.paths.lock, os.O_RDWR | os.O_CREAT)  # a link planted there is refused, not truncated
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as err:

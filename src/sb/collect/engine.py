@@ -83,7 +83,7 @@ class Engine:
 
     def _with_state(self, work, args, limit):
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
-                           self.max_wait)
+                           self.max_wait, self.warn)
         self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
         return work(self, *args)
 

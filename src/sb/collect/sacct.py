@@ -127,7 +127,7 @@ def stream(argv, timeout):
             proc.wait()
             proc.stdout.close()
         if timed_out.is_set():
-            raise SacctError("sacct timed out after {} s (sacct_timeout_sec); nothing was committed".format(timeout))
+            raise SacctError("sacct timed out after {} s (sacct_timeout_sec)".format(timeout))
         if status != 0:
             errors.seek(0)
             text = errors.read().decode("utf-8", "replace")

@@ -25,6 +25,7 @@ from sb.store.lock import Busy, ClusterLock
 from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
 
 MAX_CONSECUTIVE_FAILURES = 5
+EX_TEMPFAIL = 75           # sysexits.h: try again later (the lock stayed busy for the whole --wait)
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 # New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
 # identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
@@ -37,7 +38,8 @@ class _Narrower(Exception):
 
 class Engine:
     def __init__(self, settings, clock=time.time, sleep=time.sleep, out=None, err=None,
-                 verbose=False, dry_run=False, max_wait=0.0, home_lookup=None, interactive=False):
+                 verbose=False, dry_run=False, max_wait=0.0, home_lookup=None, interactive=False,
+                 lock_wait=0.0, busy_status=0):
         self.s = settings
         self.paths = ClusterPaths(settings.root, settings.cluster)
         self.data = ClusterData(self.paths)
@@ -49,6 +51,8 @@ class Engine:
         self.dry_run = dry_run
         self.interactive = interactive
         self.max_wait = max_wait
+        self.lock_wait = lock_wait      # seconds to wait for a busy lock
+        self.busy_status = busy_status  # exit status when it stays busy: poll 0 (the next tick), others 75
         self.optout = OptOut(settings.root, **({"home_lookup": home_lookup} if home_lookup else {}))
         states = tuple(settings.failure_states)
         self.failure_states = states + ("CANCELLED",) if settings.count_cancelled_as_failure else states
@@ -70,16 +74,21 @@ class Engine:
         self.paths.make_dirs()
         check_tree(self.paths)
         try:
-            with ClusterLock(self.paths):
+            with ClusterLock(self.paths, wait=self.lock_wait):
                 replayed, swept = recover(self.paths, self.warn)
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))
                 return self._with_state(work, args, limit=self.s.rate_limit_per_min)
         except Busy as busy:
-            self.say("{}: another collector holds {} ({}); leaving it the work".format(
-                self.s.cluster, self.paths.lock, busy))
-            return 0
+            if self.busy_status == 0:
+                self.say("{}: another collector holds {} ({}); leaving it the work".format(
+                    self.s.cluster, self.paths.lock, busy))
+                return 0
+            self.warn("{}: another collector still holds {} ({}) after waiting {:g} s; nothing was done - run "
+                      "this again later, or with a longer --wait".format(self.s.cluster, self.paths.lock, busy,
+                                                                         self.lock_wait))
+            return self.busy_status
 
     def _with_state(self, work, args, limit):
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,

@@ -188,3 +188,64 @@ def test_the_board_shows_a_fifo_optout_list_as_a_problem_without_hanging(demo_ro
     assert data.opted_out() == set()
     assert "not a regular file" in data.problems[path]
     assert stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+# ---- opt-outs: names kept from the world, home opt-outs found without new jobs --------------------
+
+def engine_run(sandbox, command, when, homes, *args):
+    import calendar
+    from sb import config
+    from sb.collect.engine import Engine
+    settings = config.load(env={}, flags={"root": sandbox.root, "cluster": "hammer", "sacct": sandbox.sacct,
+                                          "squeue": sandbox.squeue, "rate_limit_per_min": 0,
+                                          "backfill_start": "2024-01", "discover_days": 120,
+                                          "home_roots": [str(homes)]})
+    clock = lambda: calendar.timegm(when)  # noqa: E731
+    return Engine(settings, clock=clock, out=lambda t: None, err=lambda t: None,
+                  home_lookup=lambda user: str(homes / user)).run(command, *args)
+
+
+def test_a_home_optout_of_a_user_without_new_jobs_takes_effect_within_a_day(sandbox, tmp_path):
+    from sb.collect import backfill_cmd, poll_cmd
+    sandbox.use_db(os.path.join(GOLDEN, "hammer.db"))
+    homes = tmp_path / "homes"
+    (homes / "alice").mkdir(parents=True)
+    assert engine_run(sandbox, backfill_cmd.backfill, (2024, 4, 10, 12, 0, 0), homes) == 0
+    assert engine_run(sandbox, poll_cmd.poll, (2024, 4, 10, 12, 10, 0), homes) == 0   # today's check: nobody
+    (homes / "alice" / ".slurm_scoreboard_optout").write_text("")
+    assert engine_run(sandbox, poll_cmd.poll, (2024, 4, 10, 12, 20, 0), homes) == 0   # same day: not again
+    assert "alice" in sandbox.alltime()
+    assert engine_run(sandbox, poll_cmd.poll, (2024, 4, 11, 0, 0, 0), homes) == 0     # the next UTC day
+    assert "alice" not in sandbox.alltime()
+    assert all("alice" not in users for users in sandbox.monthly().values())
+    assert all("alice" not in [r["user"] for r in rows] for rows in sandbox.board()["boards"].values())
+
+
+def test_state_naming_opted_out_users_is_not_world_readable(sandbox, tmp_path):
+    from sb.collect import backfill_cmd, discover_cmd, poll_cmd
+    sandbox.use_db(os.path.join(GOLDEN, "hammer.db"))
+    homes = tmp_path / "homes"
+    (homes / "carol").mkdir(parents=True)
+    paths = ClusterPaths(sandbox.root, "hammer")
+    old = os.umask(0o002)
+    try:
+        assert engine_run(sandbox, backfill_cmd.backfill, (2024, 4, 10, 12, 0, 0), homes) == 0
+        assert engine_run(sandbox, discover_cmd.discover_users, (2024, 4, 10, 12, 5, 0), homes) == 0
+        (homes / "carol" / ".slurm_scoreboard_optout").write_text("")
+        assert engine_run(sandbox, poll_cmd.poll, (2024, 4, 11, 0, 0, 0), homes) == 0
+    finally:
+        os.umask(old)
+    assert "carol" in json.load(open(paths.purged)) and "carol" in json.load(open(paths.known_users))
+    for path in (paths.purged, paths.known_users):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o660, path
+
+
+def test_world_readable_state_of_an_earlier_version_is_made_private(sandbox):
+    paths = polled(sandbox)
+    for path, text in ((paths.purged, '{"carol": ["2024-01"]}\n'), (paths.known_users, '["carol"]\n')):
+        open(path, "w").write(text)
+        os.chmod(path, 0o664)
+    assert sandbox.run("poll", now="2024-04-10T12:10:00", options=OPTS)[0] == 0
+    for path in (paths.purged, paths.known_users):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+    assert json.load(open(paths.purged)) == {"carol": ["2024-01"]}

@@ -19,7 +19,7 @@ from sb.collect.pacing import Pacer
 from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
 from sb.store.data import ClusterData
-from sb.store.files import atomic_write, check_tree, recover
+from sb.store.files import atomic_write, check_tree, make_private, recover
 from sb.store.layout import ClusterPaths
 from sb.store.lock import Busy, ClusterLock
 from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
@@ -76,6 +76,8 @@ class Engine:
         try:
             with ClusterLock(self.paths, wait=self.lock_wait):
                 replayed, swept = recover(self.paths, self.warn)
+                for private in (self.paths.known_users, self.paths.purged):  # earlier versions wrote them 0664
+                    make_private(private)
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))

@@ -76,6 +76,14 @@ class Pacer:
             self.state["next_try"] = 0
             self._save()
 
+    def daily_due(self, key, day):
+        """True unless the daily job `key` (e.g. checking every home for an opt-out) already ran on `day`."""
+        return self.state.get(key) != day
+
+    def daily_done(self, key, day):
+        self.state[key] = day
+        self._save()
+
     def _save(self):
         atomic_write(self.path, json.dumps(self.state, sort_keys=True).encode())
 

@@ -1,8 +1,10 @@
 """`poll`: one collection tick for cron: the next cold-start month, the catch-up, the discover queue, then the
 opt-out purge, the leaderboards and the live snapshot."""
+import time
+
 from sb.collect import boards, live, sacct as sacct_mod, windows
 from sb.collect.pacing import Deferred
-from sb.collect.purge import purge_opted_out
+from sb.collect.purge import HOMES_CHECKED, purge_opted_out
 from sb.collect.visibility import check_visibility
 from sb.store.files import atomic_write
 from sb.timeutil import month_end, next_month
@@ -26,11 +28,22 @@ def poll(engine):
         engine.say("{}: {}; the rest waits for the next tick".format(engine.s.cluster, deferred))
     except sacct_mod.SacctError as err:
         status = engine.sacct_failed(err)
-    purge_opted_out(engine)
+    check_homes(engine)
     boards.write_boards(engine)
     write_live(engine)
     engine.summary()
     return status
+
+
+def check_homes(engine):
+    """The opt-out purge. Once per UTC day it also checks the home of every user with stored data, so an
+    opt-out file takes effect for users with no new jobs too; the other ticks check only this tick's users
+    (a home lookup can trigger an automount)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(engine.clock()))
+    daily = not engine.dry_run and engine.pacer.daily_due(HOMES_CHECKED, day)
+    purge_opted_out(engine, all_homes=daily)
+    if daily:
+        engine.pacer.daily_done(HOMES_CHECKED, day)
 
 
 def work_queue(engine):

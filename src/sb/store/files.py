@@ -17,6 +17,7 @@ import socket
 import stat
 
 TMP_MARK = ".tmp-"
+PRIVATE = 0o660   # state naming users who may have opted out: the collectors' group only, never world-readable
 _crash_points_passed = [0]
 _temp_serial = itertools.count(1)
 _HOST = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname().split(".")[0]) or "host"
@@ -259,6 +260,20 @@ def _quarantine(paths, why, warn):
     (warn or print)("{}: {} refused ({}); kept as {}, nothing in it was done - look at it, then delete it".format(
         paths.cluster, paths.journal, why, os.path.basename(bad)))
     return False
+
+
+def make_private(path):
+    """A file written world-readable by an earlier version gets PRIVATE (rewritten, so it works whoever
+    in the group owns it)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode) or not mode & 0o007:
+        return False
+    atomic_write(path, read_bytes(path), PRIVATE)
+    os.chmod(path, PRIVATE)  # our own new file: whatever the umask
+    return True
 
 
 def check_tree(paths):

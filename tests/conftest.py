@@ -127,6 +127,19 @@ class Sandbox:
         return json.load(open(os.path.join(self.cluster_dir(cluster), "state", "poll_cursor.json")))
 
 
+def in_ci(env=None):
+    """CI=true (what GitHub Actions, GitLab CI and .ci/run's callers set): every real part must be tested."""
+    return (os.environ if env is None else env).get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_or_skip(reason):
+    """Skip a test whose real dependency (the SLURM testbed, a browser) is missing - but under CI=true,
+    fail it: CI must not pass without the real-SLURM or browser coverage."""
+    if in_ci():
+        pytest.fail("{} (CI=true: this test must run here, not skip)".format(reason), pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
     return Sandbox(tmp_path, monkeypatch)

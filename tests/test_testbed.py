@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import HERE, assert_same_totals
+from conftest import HERE, assert_same_totals, require_or_skip
 import oracle
 from test_collector import assert_close_to_oracle
 
@@ -87,9 +87,10 @@ class Bed:
 
 
 @pytest.fixture(scope="module")
-def bed(pyz):
+def bed(request):
     if not READY:
-        pytest.skip("real SLURM testbed unavailable: " + WHY)
+        require_or_skip("real SLURM testbed unavailable: " + WHY)   # under CI=true: a failure
+    pyz = request.getfixturevalue("pyz")
     tb = testbed.Testbed()
     tb.install()
     tb.start()

@@ -37,8 +37,8 @@ class Sandbox:
             # like squeue -M NAME: a "CLUSTER: NAME" line first (FAKE_SQUEUE_CLUSTER: answer as another cluster)
             handle.write('#!/bin/sh\nif [ -n "$FAKE_SQUEUE_FAIL" ]; then echo "squeue: error: Unable to contact '
                          'slurm controller" >&2; exit 1; fi\nwhile [ $# -gt 0 ]; do [ "$1" = -M ] && name="$2"; '
-                         'shift; done\n[ -z "$name" ] || echo "CLUSTER: ${{FAKE_SQUEUE_CLUSTER:-$name}}"\ncat "{}" 2>/dev/null\n'
-                         'exit 0\n'.format(self.squeue_out))
+                         'shift; done\n[ -z "$name" ] || echo "CLUSTER: ${{FAKE_SQUEUE_CLUSTER:-$name}}"\n'
+                         'cat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
         os.chmod(self.squeue, 0o755)
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("FAKE_SACCT_DB_DIR", self.db_dir)

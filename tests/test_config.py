@@ -65,7 +65,8 @@ def test_text_settings_given_as_text_stay_text():
                                        ("sacct_timeout_sec: .nan\n", "sacct_timeout_sec"),
                                        ("backoff_max_sec: -.inf\n", "backoff_max_sec")])
 def test_infinite_and_nan_numbers_are_refused_in_one_line(tmp_path, text, key):
-    with pytest.raises(config.ConfigError, match=r"config.yaml: {}: .* is not allowed; expected a finite number".format(key)):
+    expected = r"config.yaml: {}: .* is not allowed; expected a finite number".format(key)
+    with pytest.raises(config.ConfigError, match=expected):
         config.load(write(tmp_path, text), env={})
 
 

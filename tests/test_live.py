@@ -60,3 +60,4 @@ def test_an_answer_without_its_cluster_line_is_refused():
         live.cluster_lines(["alice|R|1|cpu=1|5|"], "hammer")
     assert live.cluster_lines([], "hammer") == []          # squeue=true: nothing running, nothing claimed
     assert live.cluster_lines(["CLUSTER: hammer", "a|R|1||5|"], "hammer") == ["a|R|1||5|"]
+    assert live.cluster_lines(["CLUSTER: hammer", "a|R|1||5|"], "Hammer") == ["a|R|1||5|"]

@@ -22,7 +22,8 @@ def read_optout_file(path):
         return set()
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OptOutUnreadable("{}: cannot read (not a regular file); make it a plain text file of usernames".format(path))
+            raise OptOutUnreadable("{}: cannot read (not a regular file); make it a plain text file of "
+                                   "usernames".format(path))
         data = handle.read(MAX_OPTOUT_BYTES + 1)
     if len(data) > MAX_OPTOUT_BYTES:
         raise OptOutUnreadable("{}: cannot read (larger than 1 MiB); it should hold one username a line".format(path))

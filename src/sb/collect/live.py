@@ -46,7 +46,7 @@ def cluster_lines(lines, cluster):
     that drops -M). An answer with no header and no job lines is an empty queue (`squeue=true`)."""
     named = [line.split(":", 1)[1].strip() for line in lines if line.startswith(CLUSTER_HEADER)]
     jobs = [line for line in lines if line.strip() and not line.startswith(CLUSTER_HEADER)]
-    others = sorted({name for name in named if name != cluster})
+    others = sorted({name for name in named if name.lower() != cluster.lower()})  # SLURM lower-cases names
     if others:
         raise LiveError("squeue answered for cluster {} instead of {!r}; check SLURM_CONF and the 'squeue' "
                         "setting (the old snapshot is kept)".format(", ".join(map(repr, others)), cluster))

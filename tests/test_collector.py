@@ -625,7 +625,7 @@ def test_rebuild_does_its_work_once_the_holder_lets_go(sandbox):
     began = time.time()
     code, out, err = sandbox.run("rebuild", "--wait", "30", now=NOW, options=("rate_limit_per_min=0", START))
     assert code == 0 and time.time() - began >= 0.9, err
-    assert "alice" in sandbox.alltime()
+    assert "alice" in sandbox.alltime() and out.count("waiting up to 30 s") == 1
 
 
 def test_the_lock_waits_default_to_300_s_except_for_poll():

@@ -74,7 +74,7 @@ class Engine:
         self.paths.make_dirs()
         check_tree(self.paths)
         try:
-            with ClusterLock(self.paths, wait=self.lock_wait):
+            with ClusterLock(self.paths, wait=self.lock_wait, on_wait=self._waiting):
                 replayed, swept = recover(self.paths, self.warn)
                 for private in (self.paths.known_users, self.paths.purged):  # earlier versions wrote them 0664
                     make_private(private)
@@ -91,6 +91,10 @@ class Engine:
                       "this again later, or with a longer --wait".format(self.s.cluster, self.paths.lock, busy,
                                                                          self.lock_wait))
             return self.busy_status
+
+    def _waiting(self, holder):
+        self.say("{}: another collector holds {} ({}); waiting up to {:g} s (--wait)".format(
+            self.s.cluster, self.paths.lock, holder, self.lock_wait))
 
     def _with_state(self, work, args, limit):
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,

@@ -16,13 +16,14 @@ class ClusterLock:
     """flock on state/lock.pid, with the holder's host, pid and start time written inside. With `wait`,
     a busy lock is tried again (every `poll_sec`) for that many seconds before Busy is raised."""
 
-    def __init__(self, paths, wait=0.0, poll_sec=0.5, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, paths, wait=0.0, poll_sec=0.5, clock=time.monotonic, sleep=time.sleep, on_wait=None):
         self.paths = paths
         self.fd = None
         self.wait = wait
         self.poll_sec = poll_sec
         self.clock = clock
         self.sleep = sleep
+        self.on_wait = on_wait  # called once with the holder when a wait begins
 
     def __enter__(self):
         check_dir(os.path.dirname(self.paths.lock))
@@ -37,10 +38,13 @@ class ClusterLock:
                     os.close(fd)
                     raise
                 left = deadline - self.clock()
+                holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "unknown holder"
                 if left <= 0:
-                    holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "unknown holder"
                     os.close(fd)
                     raise Busy(holder)
+                if self.on_wait:
+                    self.on_wait(holder)
+                    self.on_wait = None
                 self.sleep(min(self.poll_sec, left))
         holder = "host={} pid={} since={}\n".format(
             socket.gethostname(), os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())).encode()

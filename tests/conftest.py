@@ -34,11 +34,12 @@ class Sandbox:
         self.squeue_out = str(tmp_path / "squeue.txt")  # what the fake squeue prints; absent: nothing
         self.squeue = str(tmp_path / "bin" / "squeue")
         with open(self.squeue, "w") as handle:
-            # like squeue -M NAME: a "CLUSTER: NAME" line first (FAKE_SQUEUE_CLUSTER: answer as another cluster)
+            # like squeue -M NAME: "CLUSTER: NAME", the column header, then the jobs (FAKE_SQUEUE_CLUSTER: answer
+            # as another cluster)
             handle.write('#!/bin/sh\nif [ -n "$FAKE_SQUEUE_FAIL" ]; then echo "squeue: error: Unable to contact '
                          'slurm controller" >&2; exit 1; fi\nwhile [ $# -gt 0 ]; do [ "$1" = -M ] && name="$2"; '
-                         'shift; done\n[ -z "$name" ] || echo "CLUSTER: ${{FAKE_SQUEUE_CLUSTER:-$name}}"\n'
-                         'cat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
+                         'shift; done\n[ -z "$name" ] || printf "CLUSTER: %s\\nUSER|ST|CPUS|TRES_ALLOC|JOBID|\\n" '
+                         '"${{FAKE_SQUEUE_CLUSTER:-$name}}"\ncat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
         os.chmod(self.squeue, 0o755)
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("FAKE_SACCT_DB_DIR", self.db_dir)

@@ -55,9 +55,28 @@ def test_another_clusters_answer_is_refused_and_the_old_snapshot_kept(sandbox, m
     assert open(live_file(sandbox), "rb").read() == before
 
 
+HEADER = "USER|ST|CPUS|TRES_ALLOC|JOBID|"
+
+
 def test_an_answer_without_its_cluster_line_is_refused():
     with pytest.raises(live.LiveError, match="no 'CLUSTER: hammer' line"):
-        live.cluster_lines(["alice|R|1|cpu=1|5|"], "hammer")
+        live.cluster_lines([HEADER, "alice|R|1|cpu=1|5|"], "hammer")
     assert live.cluster_lines([], "hammer") == []          # squeue=true: nothing running, nothing claimed
-    assert live.cluster_lines(["CLUSTER: hammer", "a|R|1||5|"], "hammer") == ["a|R|1||5|"]
-    assert live.cluster_lines(["CLUSTER: hammer", "a|R|1||5|"], "Hammer") == ["a|R|1||5|"]
+
+
+def test_the_cluster_and_column_header_lines_are_not_jobs():
+    # what Slurm 22.05's `squeue -M hammer -a -O ...` prints (tests/testbed)
+    answer = ["CLUSTER: hammer", HEADER, "sbdave|PD|1|cpu=1,mem=200M,node=1,billing=1|24_[1-5%1]|"]
+    assert live.cluster_lines(answer, "hammer") == answer[2:]
+    assert live.cluster_lines(answer, "Hammer") == answer[2:]   # SLURM lower-cases cluster names
+    assert live.cluster_lines(["CLUSTER: hammer", HEADER], "hammer") == []
+    assert live.summarize(answer[2:], lambda user: False)["sbdave"]["pending"] == 5
+
+
+def test_an_outage_is_one_line_though_squeue_fails_too(sandbox, monkeypatch):
+    sandbox.use_db(os.path.join(GOLDEN, "hammer.db"))
+    monkeypatch.setenv("FAKE_SACCT_DOWN", "1")
+    monkeypatch.setenv("FAKE_SQUEUE_FAIL", "1")        # squeue -M asks slurmdbd for the controller as well
+    code, out, err = sandbox.run("poll", now=NOW, options=OPTS)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and "nothing was committed" in lines[0]

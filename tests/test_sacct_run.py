@@ -46,3 +46,12 @@ def test_a_squeue_wrapper_whose_grandchild_hangs_only_warns(tmp_path):
     with pytest.raises(live.LiveError, match="timed out after 1 s"):
         live.snapshot(wrapper(tmp_path, "squeue"), "hammer", timeout=1)
     assert time.time() - began < 10
+
+
+def test_a_hanging_helpformat_is_bounded_by_sacct_timeout_sec_too(sandbox, tmp_path):
+    sandbox.use_db(os.path.join(GOLDEN, "hammer.db"))
+    began = time.time()
+    code, out, err = sandbox.run("poll", now=NOW, options=("rate_limit_per_min=0", "sacct_timeout_sec=1",
+                                                           "sacct=" + wrapper(tmp_path, "sacct-hangs")))
+    assert time.time() - began < 10
+    assert code == 1 and "sacct --helpformat timed out after 1 s" in err

@@ -248,8 +248,12 @@ def test_a_user_hidden_from_earlier_polls_is_discovered_and_backfilled(bed):
 def test_poll_writes_live_activity(bed):
     cluster = "hammer"
     job = bed.tb.sbatch("sbcarol", cluster, ["-n", "2", "-t", "2"], "#!/bin/sh\nsleep 60\n")
+    held = bed.tb.sbatch("sbdave", cluster, ["-H", "--array=1-5%1", "-t", "2"], "#!/bin/sh\nsleep 1\n")
     bed.tb.wait_state(job, cluster)
-    assert bed.run("poll", cluster).returncode == 0
+    done = bed.run("poll", cluster)
+    assert done.returncode == 0 and "live activity" not in done.stderr     # squeue -M answered for hammer
     live = json.load(open(os.path.join(bed.root, "clusters", cluster, "live.json")))
     assert live["users"]["sbcarol"]["running"] >= 1 and live["users"]["sbcarol"]["cpus"] >= 2
+    assert live["users"]["sbdave"]["pending"] == 5                        # one squeue line: 5 tasks
     bed.tb.scancel(job, cluster)
+    bed.tb.scancel(held, cluster)

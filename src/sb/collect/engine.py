@@ -106,7 +106,8 @@ class Engine:
 
     def prepare_fields(self):
         if self.fields is None:
-            self.fields, self.tres_memory = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
+            known = sacct_mod.known_fields(self.s.sacct, timeout=min(60, self.s.sacct_timeout_sec))
+            self.fields, self.tres_memory = sacct_mod.choose_fields(known)
 
     def settled(self):
         """The newest End read now: SLURM records a job's end a moment before its steps' statistics."""

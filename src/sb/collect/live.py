@@ -15,7 +15,9 @@ from sb.timeutil import iso_utc
 # user | compact state | CPUs | allocated (running) or requested (pending) TRES, e.g. cpu=4,gres/gpu=2 |
 # job or array id: 5005_[5-9%1] is the pending remainder of an array, 5 tasks in one line
 FORMAT = "UserName:0|,StateCompact:0|,NumCPUs:0|,tres-alloc:0|,JobArrayID:0|"
-CLUSTER_HEADER = "CLUSTER:"  # `squeue -M NAME` prints "CLUSTER: NAME" before that cluster's lines, even with -h
+# `squeue -M NAME` (without -h) prints "CLUSTER: NAME", then the column header, then that cluster's jobs;
+# with -h it prints neither (seen on Slurm 22.05), so -h is not passed.
+CLUSTER_HEADER = "CLUSTER:"
 _ARRAY = re.compile(r"_\[([0-9,:\-]+)(?:%[0-9]+)?\]\Z")
 _RANGE = re.compile(r"([0-9]+)(?:-([0-9]+)(?::([0-9]+))?)?\Z")
 
@@ -25,7 +27,7 @@ class LiveError(Exception):
 
 
 def command(squeue, cluster):
-    return [squeue, "-M", cluster, "-a", "-h", "-O", FORMAT]
+    return [squeue, "-M", cluster, "-a", "-O", FORMAT]
 
 
 def snapshot(squeue, cluster, timeout=60):
@@ -44,8 +46,15 @@ def snapshot(squeue, cluster, timeout=60):
 def cluster_lines(lines, cluster):
     """The job lines of an answer, refusing one that names another cluster (a wrong SLURM_CONF, a wrapper
     that drops -M). An answer with no header and no job lines is an empty queue (`squeue=true`)."""
-    named = [line.split(":", 1)[1].strip() for line in lines if line.startswith(CLUSTER_HEADER)]
-    jobs = [line for line in lines if line.strip() and not line.startswith(CLUSTER_HEADER)]
+    named, jobs, column_header = [], [], False
+    for line in lines:
+        if line.startswith(CLUSTER_HEADER):
+            named.append(line.split(":", 1)[1].strip())
+            column_header = True
+        elif column_header:  # USER|ST|CPUS|TRES_ALLOC|JOBID| right after each CLUSTER line
+            column_header = False
+        elif line.strip():
+            jobs.append(line)
     others = sorted({name for name in named if name.lower() != cluster.lower()})  # SLURM lower-cases names
     if others:
         raise LiveError("squeue answered for cluster {} instead of {!r}; check SLURM_CONF and the 'squeue' "

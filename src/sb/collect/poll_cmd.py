@@ -30,7 +30,7 @@ def poll(engine):
         status = engine.sacct_failed(err)
     check_homes(engine)
     boards.write_boards(engine)
-    write_live(engine)
+    write_live(engine, quiet=status != 0)
     engine.summary()
     return status
 
@@ -66,13 +66,15 @@ def work_queue(engine):
         windows.user_month(engine, month, user, set(engine.data.purged().get(user, ())), advance)
 
 
-def write_live(engine):
-    """One squeue snapshot → live.json (never rolled up); a failure only warns."""
+def write_live(engine, quiet=False):
+    """One squeue snapshot → live.json (never rolled up); a failure only warns. `quiet` after a failed sacct
+    call: squeue -M needs slurmdbd too, and an outage is said in one line (the sacct one; -v shows both)."""
     if engine.dry_run:
         return
     try:
         users = live.summarize(live.snapshot(engine.s.squeue, engine.s.cluster), engine.optout)
     except live.LiveError as err:
-        engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
+        if not quiet or engine.verbose:
+            engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
         return
     atomic_write(engine.paths.live, live.live_json(engine.s.cluster, users, engine.clock()))

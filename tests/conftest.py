@@ -35,8 +35,12 @@ class Sandbox:
         self.squeue_out = str(tmp_path / "squeue.txt")  # what the fake squeue prints; absent: nothing
         self.squeue = str(tmp_path / "bin" / "squeue")
         with open(self.squeue, "w") as handle:
+            # like squeue -M NAME: "CLUSTER: NAME", the column header, then the jobs (FAKE_SQUEUE_CLUSTER: answer
+            # as another cluster)
             handle.write('#!/bin/sh\nif [ -n "$FAKE_SQUEUE_FAIL" ]; then echo "squeue: error: Unable to contact '
-                         'slurm controller" >&2; exit 1; fi\ncat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
+                         'slurm controller" >&2; exit 1; fi\nwhile [ $# -gt 0 ]; do [ "$1" = -M ] && name="$2"; '
+                         'shift; done\n[ -z "$name" ] || printf "CLUSTER: %s\\nUSER|ST|CPUS|TRES_ALLOC|JOBID|\\n" '
+                         '"${{FAKE_SQUEUE_CLUSTER:-$name}}"\ncat "{}" 2>/dev/null\nexit 0\n'.format(self.squeue_out))
         os.chmod(self.squeue, 0o755)
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("FAKE_SACCT_DB_DIR", self.db_dir)
@@ -125,6 +129,19 @@ class Sandbox:
 
     def cursor(self, cluster="hammer"):
         return json.load(open(os.path.join(self.cluster_dir(cluster), "state", "poll_cursor.json")))
+
+
+def in_ci(env=None):
+    """CI=true (what GitHub Actions, GitLab CI and .ci/run's callers set): every real part must be tested."""
+    return (os.environ if env is None else env).get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_or_skip(reason):
+    """Skip a test whose real dependency (the SLURM testbed, a browser) is missing - but under CI=true,
+    fail it: CI must not pass without the real-SLURM or browser coverage."""
+    if in_ci():
+        pytest.fail("{} (CI=true: this test must run here, not skip)".format(reason), pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -600,3 +600,45 @@ def test_boards_missed_after_a_commit_are_rebuilt_by_the_next_tick(sandbox, monk
     rows = {r[0]: r[1] for r in zip(*sandbox.board()["table"]["data"])}
     assert rows == {user: metrics["jobs"] for user, metrics in sandbox.alltime().items()}   # …until the next tick
     assert rows["alice"] == {r[0]: r[1] for r in zip(*before["table"]["data"])}["alice"] + 1
+
+
+# ---- a busy lock: poll leaves at once, the other commands wait (--wait), then exit 75 ---------------
+
+def test_rebuild_waits_for_a_busy_lock_then_exits_75_saying_to_retry(sandbox):
+    import time
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    paths = ClusterPaths(sandbox.root, "hammer")
+    for command in ("rebuild", "backfill", "discover"):
+        with ClusterLock(paths):
+            began = time.time()
+            code, out, err = sandbox.run(command, "--wait", "1", now=NOW, options=("rate_limit_per_min=0", START))
+        assert code == 75 and 1 <= time.time() - began < 10, (command, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "still holds" in lines[0] and "again later" in lines[0]
+        assert "pid={}".format(os.getpid()) in lines[0]
+
+
+def test_rebuild_does_its_work_once_the_holder_lets_go(sandbox):
+    import threading
+    import time
+    sandbox.use_db(GOLDEN_DB)
+    backfill(sandbox)
+    paths = ClusterPaths(sandbox.root, "hammer")
+    os.unlink(paths.user("alice"))
+    lock = ClusterLock(paths).__enter__()
+    threading.Timer(1.0, lambda: lock.__exit__(None, None, None)).start()
+    began = time.time()
+    code, out, err = sandbox.run("rebuild", "--wait", "30", now=NOW, options=("rate_limit_per_min=0", START))
+    assert code == 0 and time.time() - began >= 0.9, err
+    assert "alice" in sandbox.alltime() and out.count("waiting up to 30 s") == 1
+
+
+def test_the_lock_waits_default_to_300_s_except_for_poll():
+    from sb import cli
+    parser = cli.build_parser()
+    for command, wait in (("poll", 0), ("rebuild", 300), ("backfill", 300), ("discover", 300)):
+        args = parser.parse_args([command])
+        assert (cli.LOCK_WAIT_DEFAULT[args.command] if args.wait is None else args.wait) == wait
+    with pytest.raises(SystemExit):
+        parser.parse_args(["rebuild", "--wait", "nan"])

@@ -58,3 +58,27 @@ def test_text_settings_given_as_text_stay_text():
     s = config.load(env={"HOME": "/x", "SLURM_SB_SACCT": "true", "SLURM_SB_ROOT": "2024",
                          "SLURM_SB_MIN_JOBS": "5"})
     assert (s.sacct, s.root, s.min_jobs) == ("true", "2024", 5)
+
+
+@pytest.mark.parametrize("text, key", [("rate_limit_per_min: .inf\n", "rate_limit_per_min"),
+                                       ("rate_limit_per_min: .nan\n", "rate_limit_per_min"),
+                                       ("sacct_timeout_sec: .nan\n", "sacct_timeout_sec"),
+                                       ("backoff_max_sec: -.inf\n", "backoff_max_sec")])
+def test_infinite_and_nan_numbers_are_refused_in_one_line(tmp_path, text, key):
+    expected = r"config.yaml: {}: .* is not allowed; expected a finite number".format(key)
+    with pytest.raises(config.ConfigError, match=expected):
+        config.load(write(tmp_path, text), env={})
+
+
+def test_the_environment_and_command_line_refuse_nan_too():
+    with pytest.raises(config.ConfigError, match="environment SLURM_SB_SACCT_TIMEOUT_SEC: sacct_timeout_sec"):
+        config.load(env={"SLURM_SB_SACCT_TIMEOUT_SEC": config.scalar("sacct_timeout_sec", "nan")})
+    with pytest.raises(config.ConfigError, match="command line: rate_limit_per_min"):
+        config.load(env={}, flags={"rate_limit_per_min": float("inf")})
+
+
+def test_a_binary_config_names_the_file(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
+    with pytest.raises(config.ConfigError, match=r"config.yaml: not a text file"):
+        config.load(str(path), env={})

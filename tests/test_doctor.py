@@ -112,3 +112,13 @@ def test_stale_and_fresh_polls(doc):
     polls = [l for l in out.getvalue().splitlines() if " polls " in l]
     assert polls[0].startswith("OK") and "hammer: last successful poll 1 min ago" in polls[0]
     assert polls[1].startswith("WARN") and "negishi" in polls[1] and "cron" in polls[1]
+
+
+def test_a_squeue_answering_for_another_cluster_warns(doc, monkeypatch):
+    open(doc.squeue_out, "w").write("alice|R|1|cpu=1|5|\n")
+    code, checks, summary = doctor(doc)
+    assert checks["live"].startswith("OK") and "1 job line(s)" in checks["live"]
+    monkeypatch.setenv("FAKE_SQUEUE_CLUSTER", "negishi")
+    code, checks, summary = doctor(doc)
+    assert code == 0 and checks["live"].startswith("WARN")
+    assert "answered for cluster 'negishi' instead of 'hammer'" in checks["live"]

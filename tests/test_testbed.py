@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import HERE, assert_same_totals
+from conftest import HERE, assert_same_totals, require_or_skip
 import oracle
 from test_collector import assert_close_to_oracle
 
@@ -87,9 +87,10 @@ class Bed:
 
 
 @pytest.fixture(scope="module")
-def bed(pyz):
+def bed(request):
     if not READY:
-        pytest.skip("real SLURM testbed unavailable: " + WHY)
+        require_or_skip("real SLURM testbed unavailable: " + WHY)   # under CI=true: a failure
+    pyz = request.getfixturevalue("pyz")
     tb = testbed.Testbed()
     tb.install()
     tb.start()
@@ -247,8 +248,12 @@ def test_a_user_hidden_from_earlier_polls_is_discovered_and_backfilled(bed):
 def test_poll_writes_live_activity(bed):
     cluster = "hammer"
     job = bed.tb.sbatch("sbcarol", cluster, ["-n", "2", "-t", "2"], "#!/bin/sh\nsleep 60\n")
+    held = bed.tb.sbatch("sbdave", cluster, ["-H", "--array=1-5%1", "-t", "2"], "#!/bin/sh\nsleep 1\n")
     bed.tb.wait_state(job, cluster)
-    assert bed.run("poll", cluster).returncode == 0
+    done = bed.run("poll", cluster)
+    assert done.returncode == 0 and "live activity" not in done.stderr     # squeue -M answered for hammer
     live = json.load(open(os.path.join(bed.root, "clusters", cluster, "live.json")))
     assert live["users"]["sbcarol"]["running"] >= 1 and live["users"]["sbcarol"]["cpus"] >= 2
+    assert live["users"]["sbdave"]["pending"] == 5                        # one squeue line: 5 tasks
     bed.tb.scancel(job, cluster)
+    bed.tb.scancel(held, cluster)

@@ -19,8 +19,27 @@ def _settings_options(parser, cluster=True):
                         help="set any config key for this run, e.g. -o rate_limit_per_min=0")
 
 
+# Seconds a command waits for a cluster's lock held by another collector. poll leaves at once (exit 0: the
+# next tick does its work); the others wait, then exit 75 (EX_TEMPFAIL) saying to retry.
+LOCK_WAIT_DEFAULT = {"poll": 0.0, "backfill": 300.0, "rebuild": 300.0, "discover": 300.0, "replay": 300.0}
+
+
+def _wait_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError("expected a number of seconds >= 0, got {!r}".format(text))
+    return value
+
+
 def _collector_options(parser):
     _settings_options(parser)
+    parser.add_argument("--wait", type=_wait_seconds, metavar="SEC",
+                        help="wait up to SEC seconds for the cluster's lock if another collector holds it, then "
+                             "exit 75 (default: 0 for poll, which leaves the work to the next tick and exits 0; "
+                             "300 for the other commands)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each sacct command and window")
     parser.add_argument("--dry-run", action="store_true", help="print the sacct commands; run and write nothing")
     parser.add_argument("--now", help=argparse.SUPPRESS)  # replays and tests: pretend the clock reads this
@@ -132,7 +151,7 @@ def clock_from(now_text):
 
 def run_collector(args, env, out, err):
     from sb.collect import backfill_cmd, discover_cmd, poll_cmd, rebuild_cmd, replay_cmd
-    from sb.collect.engine import Engine
+    from sb.collect.engine import EX_TEMPFAIL, Engine
     settings = settings_from(args, env)
     user = getattr(args, "user", None)
     if user:
@@ -145,7 +164,9 @@ def run_collector(args, env, out, err):
     long_running = args.command == "backfill"
     engine = Engine(settings, clock=clock_from(args.now), out=say, err=warn, verbose=args.verbose,
                     dry_run=args.dry_run, max_wait=float("inf") if long_running else 0.0,
-                    interactive=long_running and out.isatty())
+                    interactive=long_running and out.isatty(),
+                    lock_wait=LOCK_WAIT_DEFAULT[args.command] if args.wait is None else args.wait,
+                    busy_status=0 if args.command == "poll" else EX_TEMPFAIL)
     if args.command == "poll":
         return engine.run(poll_cmd.poll)
     if args.command == "backfill":
@@ -200,9 +221,10 @@ def main(argv=None, env=None, out=None, err=None):
     from sb.collect.errors import CollectorError
     from sb.collect.sacct import SacctError
     from sb.store.data import Damaged
+    from sb.store.files import Unsafe
     try:
         return COMMANDS[args.command](args, env, out, err)
-    except (config.ConfigError, CollectorError, Damaged, SacctError, ValueError) as problem:
+    except (config.ConfigError, CollectorError, Damaged, SacctError, Unsafe, ValueError) as problem:
         print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
         return 1
     except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error

@@ -1,4 +1,5 @@
 """Settings: defaults < ~/.slurm_scoreboard/config.yaml < SLURM_SB_<KEY> environment < command-line flags."""
+import math
 import os
 import re
 
@@ -21,6 +22,8 @@ def _number(low, integer=False, high=None):
     def check(value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and value != int(value)):
             raise ValueError("a whole number" if integer else "a number")
+        if not math.isfinite(value):  # NaN passes every comparison; .inf breaks the pacing arithmetic
+            raise ValueError("a finite number")
         if value < low or (high is not None and value >= high):
             raise ValueError("a number >= {}{}".format(low, "" if high is None else " and < {}".format(high)))
         return int(value) if integer else value
@@ -144,6 +147,9 @@ def _read_file(path, explicit):
             doc = yaml.safe_load(handle)
     except (OSError, IOError) as err:
         raise ConfigError("{}: cannot read ({})".format(path, err.strerror))
+    except UnicodeDecodeError as err:
+        raise ConfigError("{}: not a text file (byte {} is not UTF-8); it should hold 'key: value' lines".format(
+            path, err.start))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = " line {}".format(mark.line + 1) if mark else ""

@@ -11,9 +11,10 @@ import time
 from typing import NamedTuple
 
 from sb import config
-from sb.store.seal import unseal
+from sb.collect import live
 from sb.collect.discover import accounting_users
 from sb.collect.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
+from sb.store.seal import unseal
 
 SKEW_WARN_SEC = 120
 
@@ -95,6 +96,8 @@ def sacct_checks(settings):
     if not settings.cluster:
         yield Check("FAIL", "cluster", "no cluster configured", "set 'cluster:' in the config or pass --cluster")
         return
+    if squeue:
+        yield live_check(settings)
     now = int(time.time())
     listed = run_command(users_command(sacct, settings.cluster, now - 7 * 86400, now))
     if listed[0] != 0:
@@ -107,6 +110,17 @@ def sacct_checks(settings):
     dbd = dbd_config(sacct)
     yield visibility_check(dbd, users)
     yield from limit_checks(dbd)
+
+
+def live_check(settings):
+    """squeue -M <cluster> answers for that cluster (a wrong SLURM_CONF or wrapper would fill live.json
+    with another cluster's queue)."""
+    try:
+        lines = live.snapshot(settings.squeue, settings.cluster, timeout=30)
+    except live.LiveError as err:
+        return Check("WARN", "live", str(err), "live.json is not updated until this is fixed")
+    return Check("OK", "live", "squeue -M {} answers for {} ({} job line(s))".format(
+        settings.cluster, settings.cluster, len(lines)))
 
 
 def fields_check(sacct):

@@ -1,26 +1,40 @@
 """Opt-out: users who asked to be left out (config/optout.txt, or ~/.slurm_scoreboard_optout in their home)."""
 import os
 import pwd
+import stat
 
 from sb.names import BadField, normalize_user
 
 HOME_FLAG = ".slurm_scoreboard_optout"
+MAX_OPTOUT_BYTES = 1 << 20
+
+
+class OptOutUnreadable(ValueError):
+    """optout.txt exists but is not a regular file of at most MAX_OPTOUT_BYTES; the message says so."""
 
 
 def read_optout_file(path):
-    """Normalized usernames of an optout.txt: one a line, '#' starts a comment."""
-    names = set()
+    """Normalized usernames of an optout.txt: one a line, '#' starts a comment. A FIFO, a device
+    (/dev/zero) or a file over 1 MiB raises OptOutUnreadable: ignoring it could show opted-out names."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                name = line.split("#", 1)[0].strip()
-                if name:
-                    try:
-                        names.add(normalize_user(name))
-                    except BadField:
-                        pass  # a name no job can carry opts out nobody
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not hang poll or the board
     except FileNotFoundError:
-        pass
+        return set()
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OptOutUnreadable("{}: cannot read (not a regular file); make it a plain text file of "
+                                   "usernames".format(path))
+        data = handle.read(MAX_OPTOUT_BYTES + 1)
+    if len(data) > MAX_OPTOUT_BYTES:
+        raise OptOutUnreadable("{}: cannot read (larger than 1 MiB); it should hold one username a line".format(path))
+    names = set()
+    for line in data.decode("utf-8", "replace").splitlines():
+        name = line.split("#", 1)[0].strip()
+        if name:
+            try:
+                names.add(normalize_user(name))
+            except BadField:
+                pass  # a name no job can carry opts out nobody
     return names
 
 

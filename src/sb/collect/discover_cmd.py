@@ -3,7 +3,7 @@ import json
 
 from sb.collect import cursor as cursor_file, discover
 from sb.collect.visibility import accounting_users
-from sb.store.files import Transaction
+from sb.store.files import PRIVATE, Transaction
 from sb.timeutil import month_of_epoch
 
 
@@ -30,7 +30,7 @@ def discover_users(engine):
     if engine.dry_run:
         return 0
     tx = Transaction(paths)
-    tx.write(paths.known_users, (json.dumps(new_known, indent=0) + "\n").encode())
+    tx.write(paths.known_users, (json.dumps(new_known, indent=0) + "\n").encode(), PRIVATE)  # names: not world-readable
     tx.write(paths.cursor, cursor_file.to_json(engine.cursor))
     tx.commit()
     return 0

@@ -19,7 +19,7 @@ from sb.collect.pacing import Pacer
 from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
 from sb.store.data import ClusterData, Damaged
-from sb.store.files import atomic_write, recover
+from sb.store.files import atomic_write, check_tree, make_private, recover
 from sb.store.layout import ClusterPaths
 from sb.store.lock import Busy, ClusterLock
 from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
@@ -27,6 +27,7 @@ from sb.timeutil import DAY, iso_utc, parse_when, sacct_time
 MAX_CONSECUTIVE_FAILURES = 5
 MAX_HEALS = 8              # damaged files quarantined in one run before it gives up
 CLOCK_SKEW_SEC = 3600      # how far ahead of ours another cluster's clock may be
+EX_TEMPFAIL = 75           # sysexits.h: try again later (the lock stayed busy for the whole --wait)
 NARROWEST_WINDOW = 600     # below this, a "too wide" refusal is a misconfiguration, not something to split
 # New jobs held in memory before a long window is committed in pieces (about 70 bytes each: the batch's
 # identity set). SLURM_SB_PIECE_JOBS overrides it; the tests set it small to exercise the piece path.
@@ -39,7 +40,8 @@ class _Narrower(Exception):
 
 class Engine:
     def __init__(self, settings, clock=time.time, sleep=time.sleep, out=None, err=None,
-                 verbose=False, dry_run=False, max_wait=0.0, home_lookup=None, interactive=False):
+                 verbose=False, dry_run=False, max_wait=0.0, home_lookup=None, interactive=False,
+                 lock_wait=0.0, busy_status=0):
         self.s = settings
         self.paths = ClusterPaths(settings.root, settings.cluster)
         self.data = ClusterData(self.paths)
@@ -51,6 +53,8 @@ class Engine:
         self.dry_run = dry_run
         self.interactive = interactive
         self.max_wait = max_wait
+        self.lock_wait = lock_wait      # seconds to wait for a busy lock
+        self.busy_status = busy_status  # exit status when it stays busy: poll 0 (the next tick), others 75
         self.optout = OptOut(settings.root, **({"home_lookup": home_lookup} if home_lookup else {}))
         states = tuple(settings.failure_states)
         self.failure_states = states + ("CANCELLED",) if settings.count_cancelled_as_failure else states
@@ -71,17 +75,29 @@ class Engine:
             return self._with_state(work, args, limit=0)
         os.umask(0o002)  # files world-readable, directories group-writable (spec §20)
         self.paths.make_dirs()
+        check_tree(self.paths)
         try:
-            with ClusterLock(self.paths):
-                replayed, swept = recover(self.paths)
+            with ClusterLock(self.paths, wait=self.lock_wait, on_wait=self._waiting):
+                replayed, swept = recover(self.paths, self.warn)
+                for private in (self.paths.known_users, self.paths.purged):  # earlier versions wrote them 0664
+                    make_private(private)
                 if self.verbose and (replayed or swept):
                     self.say("recovered: finished an interrupted commit" if replayed else
                              "recovered: removed {} temp file(s) of an interrupted run".format(swept))
                 return self._healing(work, args)
         except Busy as busy:
-            self.say("{}: another collector holds {} ({}); leaving it the work".format(
-                self.s.cluster, self.paths.lock, busy))
-            return 0
+            if self.busy_status == 0:
+                self.say("{}: another collector holds {} ({}); leaving it the work".format(
+                    self.s.cluster, self.paths.lock, busy))
+                return 0
+            self.warn("{}: another collector still holds {} ({}) after waiting {:g} s; nothing was done - run "
+                      "this again later, or with a longer --wait".format(self.s.cluster, self.paths.lock, busy,
+                                                                         self.lock_wait))
+            return self.busy_status
+
+    def _waiting(self, holder):
+        self.say("{}: another collector holds {} ({}); waiting up to {:g} s (--wait)".format(
+            self.s.cluster, self.paths.lock, holder, self.lock_wait))
 
     def _healing(self, work, args):
         """Damage is never fatal: a damaged file is quarantined (heal) and the command runs again."""
@@ -94,7 +110,7 @@ class Engine:
 
     def _with_state(self, work, args, limit):
         self.pacer = Pacer(self.paths.pacing, limit, self.s.backoff_max_sec, self.clock, self.sleep,
-                           self.max_wait)
+                           self.max_wait, self.warn)
         self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
         self._no_future_watermark()
         heal.check(self)
@@ -121,7 +137,8 @@ class Engine:
 
     def prepare_fields(self):
         if self.fields is None:
-            self.fields, self.tres_memory = sacct_mod.choose_fields(sacct_mod.known_fields(self.s.sacct))
+            known = sacct_mod.known_fields(self.s.sacct, timeout=min(60, self.s.sacct_timeout_sec))
+            self.fields, self.tres_memory = sacct_mod.choose_fields(known)
 
     def settled(self):
         """The newest End read now: SLURM records a job's end a moment before its steps' statistics."""

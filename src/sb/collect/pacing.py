@@ -13,7 +13,7 @@ class Deferred(Exception):
 
 
 class Pacer:
-    def __init__(self, path, limit_per_min, backoff_max, clock, sleep, max_wait):
+    def __init__(self, path, limit_per_min, backoff_max, clock, sleep, max_wait, warn=None):
         self.path = path
         self.limit = limit_per_min
         self.backoff_max = backoff_max
@@ -23,8 +23,12 @@ class Pacer:
         data = read_bytes(path)
         try:
             self.state = json.loads(data.decode()) if data else {}
-        except ValueError:
-            self.state = {}  # pacing is advisory; a damaged file only resets the limiter
+            problem = _shape_problem(self.state)
+        except ValueError as err:  # UnicodeDecodeError included
+            problem = str(err)
+        if problem:  # pacing is advisory: a damaged file only resets the limiter
+            (warn or print)("{} is damaged ({}); the rate limit and backoff start afresh".format(path, problem))
+            self.state = {}
         self.state.setdefault("calls", [])
         self.state.setdefault("failures", 0)
         self.state.setdefault("next_try", 0)
@@ -72,5 +76,31 @@ class Pacer:
             self.state["next_try"] = 0
             self._save()
 
+    def daily_due(self, key, day):
+        """True unless the daily job `key` (e.g. checking every home for an opt-out) already ran on `day`."""
+        return self.state.get(key) != day
+
+    def daily_done(self, key, day):
+        self.state[key] = day
+        self._save()
+
     def _save(self):
         atomic_write(self.path, json.dumps(self.state, sort_keys=True).encode())
+
+
+def _time(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shape_problem(state):
+    if not isinstance(state, dict):
+        return "expected a JSON object"
+    calls = state.get("calls", [])
+    if not isinstance(calls, list) or not all(_time(t) for t in calls):
+        return "'calls' is not a list of times"
+    failures = state.get("failures", 0)
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+        return "'failures' is not a count"
+    if not _time(state.get("next_try", 0)):
+        return "'next_try' is not a time"
+    return None

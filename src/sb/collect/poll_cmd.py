@@ -1,8 +1,10 @@
 """`poll`: one collection tick for cron: the next cold-start month, the catch-up, the discover queue, then the
 opt-out purge, the leaderboards and the live snapshot."""
+import time
+
 from sb.collect import boards, heal, live, sacct as sacct_mod, windows
 from sb.collect.pacing import Deferred
-from sb.collect.purge import purge_opted_out
+from sb.collect.purge import HOMES_CHECKED, purge_opted_out
 from sb.collect.visibility import check_visibility
 from sb.store.files import atomic_write
 from sb.timeutil import next_month
@@ -27,11 +29,22 @@ def poll(engine):
         engine.say("{}: {}; the rest waits for the next tick".format(engine.s.cluster, deferred))
     except sacct_mod.SacctError as err:
         status = engine.sacct_failed(err)
-    purge_opted_out(engine)
+    check_homes(engine)
     boards.write_boards(engine)
-    write_live(engine)
+    write_live(engine, quiet=status != 0)
     engine.summary()
     return status
+
+
+def check_homes(engine):
+    """The opt-out purge. Once per UTC day it also checks the home of every user with stored data, so an
+    opt-out file takes effect for users with no new jobs too; the other ticks check only this tick's users
+    (a home lookup can trigger an automount)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(engine.clock()))
+    daily = not engine.dry_run and engine.pacer.daily_due(HOMES_CHECKED, day)
+    purge_opted_out(engine, all_homes=daily)
+    if daily:
+        engine.pacer.daily_done(HOMES_CHECKED, day)
 
 
 def work_queue(engine):
@@ -54,13 +67,15 @@ def work_queue(engine):
         windows.user_month(engine, month, user, set(engine.data.purged().get(user, ())), advance)
 
 
-def write_live(engine):
-    """One squeue snapshot → live.json (never rolled up); a failure only warns."""
+def write_live(engine, quiet=False):
+    """One squeue snapshot → live.json (never rolled up); a failure only warns. `quiet` after a failed sacct
+    call: squeue -M needs slurmdbd too, and an outage is said in one line (the sacct one; -v shows both)."""
     if engine.dry_run:
         return
     try:
-        users = live.summarize(live.snapshot(engine.s.squeue), engine.optout)
+        users = live.summarize(live.snapshot(engine.s.squeue, engine.s.cluster), engine.optout)
     except live.LiveError as err:
-        engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
+        if not quiet or engine.verbose:
+            engine.warn("{}: live activity not updated: {}".format(engine.s.cluster, err))
         return
     atomic_write(engine.paths.live, live.live_json(engine.s.cluster, users, engine.clock()))

@@ -2,8 +2,10 @@
 import json
 
 from sb.collect import heal
-from sb.store.files import Transaction
+from sb.store.files import PRIVATE, Transaction
 from sb.store.rollups import daily_json, month_totals, monthly_json, remove_user
+
+HOMES_CHECKED = "homes_checked"   # the key in state/pacing.json: the UTC day every home was last checked
 
 
 def purge_opted_out(engine, all_homes=False):
@@ -49,4 +51,4 @@ def stage_purged(engine, tx, held, done=None):
             purged[user] = sorted(months)
         else:
             purged.pop(user, None)
-    tx.write(engine.paths.purged, (json.dumps(purged, indent=1, sort_keys=True) + "\n").encode())
+    tx.write(engine.paths.purged, (json.dumps(purged, indent=1, sort_keys=True) + "\n").encode(), PRIVATE)

@@ -2,6 +2,7 @@
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -33,11 +34,34 @@ def sacct_env(base=None):
     return env
 
 
+def kill_group(proc):
+    """Kill the child and everything it started (a wrapper script's grandchild holds our pipes too)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:  # already gone, every one of them
+        pass
+
+
+def run_captured(argv, timeout, env=None):
+    """subprocess.run(argv, capture, timeout) with the child in its own process group (session), killed
+    whole on timeout or abort: a shell wrapper that calls sacct without `exec` cannot outlive the timeout.
+    Raises FileNotFoundError/PermissionError like subprocess.run, subprocess.TimeoutExpired on timeout."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                            encoding="utf-8", errors="replace")
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        kill_group(proc)
+        proc.communicate()
+        raise
+    kill_group(proc)  # stragglers left in the background by a wrapper
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def known_fields(sacct, timeout=60):
     """Field names this sacct offers (`--helpformat`), so we never ask for one it lacks."""
     try:
-        done = subprocess.run([sacct, "--helpformat"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              encoding="utf-8", errors="replace", timeout=timeout, env=sacct_env())
+        done = run_captured([sacct, "--helpformat"], timeout, sacct_env())
     except FileNotFoundError:
         raise SacctError("{!r} not found; put sacct on PATH or set 'sacct' in the config".format(sacct))
     except subprocess.TimeoutExpired:
@@ -85,11 +109,11 @@ def stream(argv, timeout):
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty stderr cannot deadlock us
         try:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=sacct_env(),
-                                    encoding="utf-8", errors="replace", bufsize=1 << 16)
+                                    encoding="utf-8", errors="replace", bufsize=1 << 16, start_new_session=True)
         except FileNotFoundError:
             raise SacctError("{!r} not found; put sacct on PATH or set 'sacct' in the config".format(argv[0]))
         timed_out = threading.Event()
-        timer = threading.Timer(timeout, lambda: (timed_out.set(), proc.kill()))
+        timer = threading.Timer(timeout, lambda: (timed_out.set(), kill_group(proc)))
         timer.daemon = True
         timer.start()
         try:
@@ -99,12 +123,11 @@ def stream(argv, timeout):
             status = proc.wait()
         finally:
             timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            kill_group(proc)  # on abort, and any grandchild a wrapper script left behind
+            proc.wait()
             proc.stdout.close()
         if timed_out.is_set():
-            raise SacctError("sacct timed out after {} s (sacct_timeout_sec); nothing was committed".format(timeout))
+            raise SacctError("sacct timed out after {} s (sacct_timeout_sec)".format(timeout))
         errors.seek(0)
         text = errors.read().decode("utf-8", "replace")
         if status != 0:
@@ -123,8 +146,7 @@ def first_error(text):
 def run_command(argv, timeout=60):
     """(status, stdout, stderr) of a SLURM command run like sacct (UTC, epochs); None if it is not found."""
     try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sacct_env(),
-                              encoding="utf-8", errors="replace", timeout=timeout)
+        done = run_captured(argv, timeout, sacct_env())
     except (FileNotFoundError, PermissionError):
         return None
     except subprocess.TimeoutExpired:

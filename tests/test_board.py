@@ -152,12 +152,36 @@ def test_a_bad_board_file_is_reported_and_the_other_clusters_still_show(tmp_path
     assert err.getvalue().count("\n") == 1 and bad in err.getvalue() and words in err.getvalue()
 
 
-def test_unknown_cluster_and_bad_sort_are_one_line_errors(root):
-    for args, words in ((["--cluster", "nope"], "--cluster nope: no such cluster"),
-                        (["--sort", "cpu:up"], "--sort cpu:up: expected COL[:asc|desc]")):
-        err = io.StringIO()
-        assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
-        assert words in err.getvalue() and err.getvalue().count("\n") == 1
+@pytest.mark.parametrize("args, words", [
+    (["--cluster", "nope"], "--cluster nope: no such cluster"), (["--cluster", "bogus"], "no such cluster"),
+    (["--sort", "cpu:up"], "--sort cpu:up: expected COL[:asc|desc]"), (["--sort", "foo"], "--sort foo: expected"),
+    (["--metric", "level"], "--metric level: expected a skill"), (["--limit", "-1"], "--limit -1: expected"),
+    (["--refresh-sec", "abc"], "--refresh-sec: invalid float value"), (["--window", "7d"], "invalid choice"),
+])
+def test_usage_errors_exit_2_in_one_line(root, args, words, capsys):
+    err = io.StringIO()
+    try:
+        code = cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err)
+    except SystemExit as done:          # argparse's own checks
+        code = done.code
+    text = err.getvalue() + capsys.readouterr().err
+    assert code == 2, text
+    assert words in text and text.count("\n") == 1, text
+
+
+@pytest.mark.parametrize("sort, metric", [("gpu-h", "gpu_clock_hours"), ("GPU-h:desc", "gpu_clock_hours"),
+                                          ("maxrss", "sum_max_mem_mb"), ("total", "level"), ("name", "user")])
+def test_sort_and_metric_take_the_names_on_screen_too(root, sort, metric):
+    doc = json.loads(tui(root, "--json", "--sort", sort))
+    assert doc["metric"] == metric
+    if metric == "gpu_clock_hours":
+        assert json.loads(tui(root, "--json", "--metric", sort.split(":")[0]))["metric"] == metric
+
+
+def test_root_without_a_subcommand_opens_the_board(root):
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["--root", root, "--now", NOW, "--limit", "3"], out=out, err=err) == 0, err.getvalue()
+    assert "SLURM Scoreboard" in out.getvalue() and " 1-3 of " in out.getvalue()
 
 
 def test_damaged_cursor_times_and_an_unreadable_optout_list_do_not_crash_the_board(tmp_path):
@@ -186,11 +210,11 @@ def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
         assert "damaged counter table" in "".join(scores.problems.values()), value
 
 
-@pytest.mark.parametrize("args, words", [(["--refresh-sec", "3000000"], "--refresh-sec 3000000.0: expected"),
-                                         (["--refresh-sec", "0"], "--refresh-sec 0.0: expected")])
+@pytest.mark.parametrize("args, words", [(["--refresh-sec", "3000000"], "--refresh-sec 3e+06: expected"),
+                                         (["--refresh-sec", "0"], "--refresh-sec 0: expected")])
 def test_refresh_interval_is_checked(root, args, words):
     err = io.StringIO()
-    assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
+    assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 2
     assert words in err.getvalue()
 
 

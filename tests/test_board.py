@@ -234,3 +234,92 @@ def test_c_locale_gets_ascii_even_where_python_writes_utf8(root):
                           errors="replace")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("+== * SLURM Scoreboard * ==")
+
+
+# ---- issue 15 ----------------------------------------------------------------------------------
+
+def widths(text):
+    return {len(line) for line in text.splitlines()}
+
+
+def test_printed_width_follows_width_then_columns_else_every_column(root, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    natural = widths(tui(root, "--limit", "3"))
+    assert max(natural) <= 120          # every column, and it fits 120
+    out = io.StringIO()
+    assert cli.main(["tui", "--root", root, "--now", NOW, "--limit", "3"], env={"COLUMNS": "80"}, out=out,
+                    err=io.StringIO()) == 0
+    assert max(widths(out.getvalue())) == 80
+    assert "▶" in out.getvalue().splitlines()[4]            # hidden columns are marked, as the README says
+    assert max(widths(tui(root, "--limit", "3", "--width", "70"))) == 70
+
+
+def test_limit_zero_says_why_nothing_is_printed(root):
+    text = tui(root, "--backend", "ansi", "--limit", "0")
+    assert "--limit 0: no rows printed of 48 players" in text
+
+
+def test_json_has_total_xp(root):
+    doc = json.loads(tui(root, "--json", "--limit", "1"))
+    row = doc["rows"][0]
+    assert row["total_xp"] == int(row["clock_hours"] * 10 + 1e-6) + int(row["elapsed_hours"] * 20 + 1e-6) + \
+        int(row["gpu_clock_hours"] * 200 + 1e-6) + int(row["gpu_elapsed_hours"] * 250 + 1e-6) + \
+        row["jobs"] * 100 + row["gpu_jobs"] * 1000
+
+
+def run_tui(root, *args):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["tui", "--root", root, "--json"] + list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+def test_permission_denied_names_the_path(tmp_path):
+    root = str(tmp_path)
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    hammer = write_board(root, "hammer", "alltime", {"al": counters(5, 2)})
+    folder = os.path.dirname(hammer)
+    os.chmod(folder, 0)
+    try:
+        code, out, err = run_tui(root)
+        assert code == 0 and "permission denied" in err and folder in err
+        clusters = os.path.join(root, "clusters")
+        os.chmod(clusters, 0)
+        code, out, err = run_tui(root)
+        assert code == 1 and "permission denied reading " + clusters in err
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(os.path.join(root, "clusters"), 0o755)
+
+
+def test_four_troubles_read_differently(tmp_path):
+    from sb.scores.board import Scores
+    from sb.ui import tui as tui_module
+    root = str(tmp_path)
+    missing = tui_module.check_root(os.path.join(root, "nope"))
+    assert "does not exist" in missing
+    assert "no clusters under" in tui_module.check_root(root)
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    bad = write_board(root, "hammer", "alltime", {})
+    with open(bad, "wb") as handle:
+        handle.write(b"{half")
+    scores = Scores(root)
+    scores.table(["hammer", "negishi"], "alltime")
+    assert scores.trouble("hammer") == "damaged file" and scores.trouble("negishi") == ""
+    assert "not valid JSON" in scores.problems[bad] and "the next poll rewrites it" in scores.problems[bad]
+    assert scores.data_time("negishi", "alltime") is not None      # a replayed board: its file's time
+    # a denied stat is told apart from a missing file, whoever runs the tests
+    from sb.scores import board as board_module
+    real = os.stat
+
+    def denied(path, *args, **kwargs):
+        if path == bad:
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, *args, **kwargs)
+    board_module.os.stat = denied
+    try:
+        scores = Scores(root)
+        scores.table(["hammer"], "alltime")
+    finally:
+        board_module.os.stat = real
+    assert scores.trouble("hammer") == "unreadable" and "permission denied" in scores.problems[bad]

@@ -405,3 +405,47 @@ def test_function_keys_ctrl_l_and_the_mouse_on_a_real_terminal(demo_root):
         assert term.wait_exit() == 0
     finally:
         term.close()
+
+
+def test_without_textual_the_fallback_notice_shows_on_the_board(demo_root, monkeypatch):
+    import io
+    from sb.ui import command, screen
+    seen = {}
+    monkeypatch.setattr(tui, "textual_available", lambda: False)
+    monkeypatch.setattr(screen, "terminal_supported", lambda env: True)
+    monkeypatch.setattr(screen, "run_curses", lambda session, refresh, color: seen.setdefault("m", session.view.message)
+                        and 0)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdin", Tty())
+    err = io.StringIO()
+    argv = ["tui", "--root", demo_root, "--now", DEMO_NOW, "--backend", "textual"]
+    assert cli.main(argv, env={"TERM": "xterm"}, out=Tty(), err=err) == 0
+    assert "textual needs Python 3.9+" in seen["m"] and "textual needs" in err.getvalue()
+
+
+def test_textual_header_footer_and_help_read_like_the_curses_board(demo_root):
+    pytest.importorskip("textual")
+    import asyncio
+    from sb.ui.textual_board import Board
+    from sb.ui.view import HINTS
+    from textual.widgets import Static
+
+    async def drive():
+        app = Board(session(demo_root), 5)
+        async with app.run_test(size=(160, 40)) as pilot:
+            info = str(app.query_one("#info", Static).render())
+            await pilot.press("question_mark")
+            status = str(app.query_one("#status", Static).render())
+            await pilot.press("escape")
+            closed = app.session.view.mode
+            await pilot.press("q")
+        return info, status, closed
+
+    info, status, closed = asyncio.run(drive())
+    assert "ranked by CPU hours" in info and "clock_hours" not in info
+    assert [b[2] for b in Board.BINDINGS] == [what for _, what in HINTS]
+    assert status.count("\n") > 10 and "sort by the selected column" in status
+    assert closed == "table"

@@ -241,3 +241,11 @@ def test_help_scrolls_and_shows_where_it_is():
     count = len(view.help_text(all_by_cpu(), 78))
     assert " {}-{} of {} ".format(count - 16, count, count) in last[-3]
     assert "Rank" in last[-4]
+
+
+def test_help_entries_wrap_instead_of_being_cut():
+    for width in (80, 60):
+        lines = [text for text, _ in view.help_text(all_by_cpu(), width - 2)]
+        assert all(len(line) <= width - 2 for line in lines)
+        words = " ".join(" ".join(lines).split())
+        assert "hammer >=100, gpu-h>=1k; f then Enter on an empty line clears the filter and --user" in words

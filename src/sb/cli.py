@@ -84,8 +84,9 @@ SUBCOMMANDS = {
                "Count the jobs of a file saved with `sacct -a -D -P --noconvert -o ...` (with its header line); "
                "already counted jobs are skipped.", _replay_options),
     "demo": ("fill a scratch root from bundled example data and print the board",
-             "Replays the bundled example clusters into a temporary root and prints the all-time board merged "
-             "across them.", _demo_options),
+             "Replays the bundled example clusters into a temporary root, their times moved by whole days so "
+             "that the last job ended yesterday, prints the all-time board merged across them, and ends with "
+             "the command that opens the interactive board on the kept data.", _demo_options),
     "discover": ("find users (homes, recent accounting) and queue backfills for new ones",
                  "Find usernames in home directories and recent accounting; a user seen for the first time "
                  "with no data, or a purged user who opted back in, gets a targeted backfill that later "

@@ -37,8 +37,8 @@ HELP = (
     ("w", "window: all time, 30 days, 365 days"),
     ("g", "cluster: ALL (summed per user), then each cluster"),
     ("/  F3", "search as you type; Enter keeps it, n / N next / previous"),
-    ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k"),
-    ("", "f then Enter on an empty line clears filters and --user"),
+    ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k; f then Enter on an empty "
+              "line clears the filter and --user"),
     ("u", "jump to yourself ($USER)"),
     ("r", "re-read the files now (done every --refresh-sec anyway)"),
     ("Up Down  k j", "move one row; PgUp / PgDn (Space) a page"),
@@ -50,11 +50,10 @@ HELP = (
     ("q  F10", "quit (also Ctrl-C)"),
     ("", ""),
     ("Skills", "each metric is a skill; a cell is its value (12.3k = 12,300)"),
-    ("Levels", "the small number after a value: 1-99 (Old School RuneScape"),
-    ("", "curve), for the achievements: CPU-h, Elap-h, GPU-h, GPUel-h,"),
-    ("", "Jobs, GPUjobs"),
-    ("Columns", "Fails, ReqMem, MaxRSS, AveRSS have no level: failing jobs or"),
-    ("", "asking for memory never raises one"),
+    ("Levels", "the small number after a value: 1-99 (Old School RuneScape curve), for the achievements: "
+               "CPU-h, Elap-h, GPU-h, GPUel-h, Jobs, GPUjobs"),
+    ("Columns", "Fails, ReqMem, MaxRSS, AveRSS have no level: failing jobs or asking for memory never "
+                "raises one"),
     ("Total", "the achievements' levels summed; XP per unit: <root>/ui/theme.json"),
     ("Memory", "sums over jobs, binary units (G = GiB)"),
     ("Rank", "standing on the sorted column; the crown marks number one"),
@@ -197,8 +196,9 @@ def help_text(scene, inner):
     for key, what in HELP:
         if not what:
             lines.append((" " + key, "label"))
-        else:
-            lines.append(("  {:<18}{}".format(key, what), "value"))
+            continue
+        for n, part in enumerate(_wrap(what, max(inner - 21, 20))):    # wrapped under its own column
+            lines.append(("  {:<18}{}".format("" if n else key, part), "value"))
     return lines
 
 

@@ -449,3 +449,24 @@ def test_textual_header_footer_and_help_read_like_the_curses_board(demo_root):
     assert [b[2] for b in Board.BINDINGS] == [what for _, what in HINTS]
     assert status.count("\n") > 10 and "sort by the selected column" in status
     assert closed == "table"
+
+
+def test_a_terminal_closed_without_sighup_ends_the_board_instead_of_spinning(demo_root, tmp_path):
+    import shlex
+    import time
+    argv, env = board_command(demo_root, "--refresh-sec", "0.3")
+    done = str(tmp_path / "status")
+    script = "trap '' HUP; {} 2>{}; echo $? > {}".format(" ".join(shlex.quote(a) for a in argv),
+                                                          shlex.quote(str(tmp_path / "err")), shlex.quote(done))
+    term = terminal.Terminal(["sh", "-c", script], 100, 30, env)
+    try:
+        term.wait_text(" of 48 ")
+        os.close(term.fd)                       # the terminal goes away; sh ignores the hang-up
+        term.fd = os.open(os.devnull, os.O_RDONLY)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not (os.path.exists(done) and open(done).read().strip()):
+            time.sleep(0.1)
+        assert open(done).read().strip() == "0"
+        assert "Traceback" not in open(str(tmp_path / "err")).read()
+    finally:
+        term.close()

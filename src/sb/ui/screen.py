@@ -3,6 +3,7 @@ draw what view.frame laid out."""
 import contextlib
 import locale
 import os
+import select
 import shutil
 import signal
 import time
@@ -125,6 +126,10 @@ def run_curses(session, refresh_sec, color, glyphs=None):
         return 0
     except _HangUp:             # the terminal closed: wrapper has put it back (if it is still there); quietly
         return 0
+    except curses.error:
+        if _HUNG_UP:            # putting back a terminal that is gone can fail too: still quietly
+            return 0
+        raise
     finally:
         signal.signal(signal.SIGHUP, previous)
 
@@ -133,7 +138,23 @@ class _HangUp(Exception):
     """SIGHUP: the terminal was closed."""
 
 
+_HUNG_UP = []
+
+
+def _terminal_gone(fd=0):
+    """True when the terminal we read keys from has hung up (poll says POLLHUP or POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return any(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _hang_up(signum, frame):
+    if _HUNG_UP:        # a second SIGHUP (the terminal's and its session's) while we are already leaving
+        return
+    _HUNG_UP.append(signum)
     raise _HangUp()
 
 
@@ -163,6 +184,8 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
             if preloading:
                 preloading = session.scores.preload()
                 continue
+            if _terminal_gone():    # closed without a SIGHUP (ignored, or not sent): reads would spin
+                _hang_up(signal.SIGHUP, None)
             session.refresh()
             next_refresh = time.monotonic() + refresh_sec
             continue

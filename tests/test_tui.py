@@ -182,10 +182,8 @@ def test_htop_keys_help_page_and_jumping_to_yourself(demo_root):
 def test_mouse_click_sorts_by_a_title_and_selects_a_row_and_the_wheel_scrolls(demo_root):
     s = session(demo_root)
     s.height = 30
-    header = s_lines = None
     from sb.ui.view import frame, plain
-    s_lines = plain(frame(s.scene(), s.view, 120, 30))
-    header = s_lines[4]
+    header = plain(frame(s.scene(), s.view, 120, 30))[4]
     s.click(header.index("Jobs"), 4, 120)
     assert s.view.sort == "jobs"
     s.click(10, 7, 120)                       # the third row on screen
@@ -409,12 +407,12 @@ def test_function_keys_ctrl_l_and_the_mouse_on_a_real_terminal(demo_root):
 
 def test_without_textual_the_fallback_notice_shows_on_the_board(demo_root, monkeypatch):
     import io
-    from sb.ui import command, screen
+    from sb.ui import screen
     seen = {}
     monkeypatch.setattr(tui, "textual_available", lambda: False)
     monkeypatch.setattr(screen, "terminal_supported", lambda env: True)
-    monkeypatch.setattr(screen, "run_curses", lambda session, refresh, color: seen.setdefault("m", session.view.message)
-                        and 0)
+    monkeypatch.setattr(screen, "run_curses",
+                        lambda session, refresh, color: seen.setdefault("m", session.view.message) and 0)
 
     class Tty(io.StringIO):
         def isatty(self):

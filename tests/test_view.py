@@ -216,8 +216,8 @@ def test_no_left_arrow_when_nothing_is_hidden_on_the_left_and_the_tip_is_whole_o
 def test_every_skill_fits_at_120_columns_with_long_names():
     rows = [(1, "a-twelve-chr", ALICE), (2, "bob", BOB)]
     lines = text_of(scene(rows), view.View(), 120, 24)
-    assert lines[4].strip("┃ ").split()[3:] == ["CPU-h▼", "Elap-h", "GPU-h", "GPUel-h", "Jobs", "GPUjobs", "Fails", "ReqMem",
-                                    "MaxRSS", "AveRSS"]
+    assert lines[4].strip("┃ ").split()[3:] == ["CPU-h▼", "Elap-h", "GPU-h", "GPUel-h", "Jobs", "GPUjobs", "Fails",
+                                                "ReqMem", "MaxRSS", "AveRSS"]
     # alice: 1 failed job, 10 GiB requested, 1 GiB max RSS (the max column), 2 GiB average: no levels after them
     assert lines[5].strip("┃ ").split()[-4:] == ["1", "10G", "2G", "1G"]
     assert view.natural_width(scene(rows)) <= 120

@@ -369,7 +369,7 @@ def _header(columns, view, g):
 
 def column_at(scene, view, width, x, glyphs="unicode"):
     """The sortable column whose title or cells are under screen column x (0-based), or None: for a click."""
-    cells, left, right = _visible_columns(scene, view, width - 2, GLYPHS[glyphs])
+    cells = _visible_columns(scene, view, width - 2, GLYPHS[glyphs])[0]
     at = 2      # the left border and the leading space
     for column in cells:
         at += column.gap

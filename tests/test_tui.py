@@ -141,13 +141,13 @@ def test_selection_survives_an_empty_window(tmp_path):
 def test_an_empty_filter_clears_the_user_pattern_and_an_empty_board_says_why(demo_root):
     s = session(demo_root)
     s.pattern = "zzz"
-    assert s.rows() == [] and "--user 'zzz' hide all 48" in s.scene().empty
+    assert s.rows() == [] and "--user 'zzz' hides all 48 players" in s.scene().empty
     s.press("f"), s.press("ENTER")
     assert s.pattern is None and len(s.rows()) == 48 and s.scene().empty == ""
     for key in "fjobs>=100000":
         s.press(key)
     s.press("ENTER")
-    assert s.rows() == [] and "the filter 'jobs>=100000' hide all 48" in s.scene().empty
+    assert s.rows() == [] and "the filter 'jobs>=100000' hides all 48 players" in s.scene().empty
 
 
 def test_htop_keys_help_page_and_jumping_to_yourself(demo_root):

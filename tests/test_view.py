@@ -179,10 +179,10 @@ def test_header_names_filters_user_pattern_and_search_and_an_empty_board_says_wh
     the_view = view.View()
     the_view.filter_text, the_view.search = "jobs>=10", "ali"
     empty = all_by_cpu()._replace(rows=[], count=0, pattern="u001*",
-                                  empty="no players: --user 'u001*' hide all 4; f then Enter on an empty line clears")
+                                  empty="no players: --user 'u001*' hides all 4 players; f then Enter on an empty line clears")
     lines = text_of(empty, the_view, 120, 24)
     assert "filter jobs>=10 · user u001* · search ali" in lines[1]
-    assert "no players: --user 'u001*' hide all 4" in lines[5]
+    assert "no players: --user 'u001*' hides all 4 players" in lines[5]
 
 
 def test_sorted_total_and_user_titles_keep_the_columns_aligned():

@@ -174,8 +174,8 @@ class Session(Moves):
                 hiding.append("--user {!r}".format(self.pattern))
             if self.minimum or self.clusters_filter:
                 hiding.append("the filter {!r}".format(self.view.filter_text))
-            return "no players: {} hide all {:,}; f then Enter on an empty line clears".format(
-                " and ".join(hiding) or "the filter", len(self._eligible))
+            return "no players: {} {} all {:,} players; f then Enter on an empty line clears".format(
+                " and ".join(hiding) or "the filter", "hide" if len(hiding) > 1 else "hides", len(self._eligible))
         clusters = self.clusters()
         if not clusters:
             return "no players: no cluster left by the filter; f then Enter clears"

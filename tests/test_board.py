@@ -323,3 +323,15 @@ def test_four_troubles_read_differently(tmp_path):
     finally:
         board_module.os.stat = real
     assert scores.trouble("hammer") == "unreadable" and "permission denied" in scores.problems[bad]
+
+
+def test_a_board_empty_because_its_file_is_damaged_says_so(tmp_path):
+    root = str(tmp_path)
+    bad = write_board(root, "hammer", "alltime", {"al": counters(5, 2)})
+    with open(bad, "wb") as handle:
+        handle.write(b"{half")
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["tui", "--root", root, "--backend", "ansi"], out=out, err=err) == 0
+    assert "no players: cannot read hammer (damaged file)" in out.getvalue()
+    assert "hammer damaged file" in out.getvalue().splitlines()[2]          # the Data line
+    assert "not valid JSON" in err.getvalue()

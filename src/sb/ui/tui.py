@@ -179,6 +179,10 @@ class Session(Moves):
         clusters = self.clusters()
         if not clusters:
             return "no players: no cluster left by the filter; f then Enter clears"
+        troubled = ["{} ({})".format(c, self.scores.trouble(c)) for c in clusters if self.scores.trouble(c)]
+        if troubled:
+            return "no players: cannot read {}; the message below (or on ?) says what to do".format(
+                ", ".join(troubled))
         return "no players: nobody has {} or more jobs in {} on {}".format(
             self.scores.min_jobs(clusters, self.view.window), _WINDOW_WORDS[self.view.window], "+".join(clusters))
 

@@ -119,6 +119,7 @@ def run_curses(session, refresh_sec, color, glyphs=None):
     except locale.Error:    # an unknown locale: carry on in "C" (ASCII borders)
         pass
     glyphs = glyphs or locale_glyphs()
+    del _HUNG_UP[:]
     previous = signal.signal(signal.SIGHUP, _hang_up)
     try:
         return curses.wrapper(lambda screen: _loop(curses, screen, session, refresh_sec, color, glyphs))

@@ -94,10 +94,13 @@ def first_frame(argv, env, marker=b" of "):
     return elapsed
 
 
+POLL_SEC = 0.01
+
+
 def tmux_first_frame(argv, env, socket, columns=140, lines=40):
     """Seconds from asking a running tmux server for a window running argv to the moment capture-pane shows
     the whole first frame (its bottom border and the key hints). The server is started beforehand, as a
-    user's tmux is; polling capture-pane costs a few ms, so this is an upper bound within about 5 ms."""
+    user's tmux is; polling capture-pane costs a few ms, so this is an upper bound within about 15 ms."""
     import shlex
     tmux = ["tmux", "-L", socket]
     command = "exec env " + " ".join(shlex.quote("{}={}".format(k, env[k])) for k in ("TERM", "SHIV_ROOT")
@@ -113,6 +116,7 @@ def tmux_first_frame(argv, env, socket, columns=140, lines=40):
             elapsed = time.perf_counter() - start
             subprocess.run(tmux + ["kill-window", "-t", "sb:board"], stderr=subprocess.DEVNULL)
             return elapsed
+        time.sleep(POLL_SEC)    # polling without a pause keeps a core busy with tmux clients
     raise SystemExit("no frame in tmux within 30 s from {}; it shows:\n{}".format(argv, shown))
 
 

@@ -124,7 +124,8 @@ def _one_line_usage_error(parser):
 
 def _board_by_default(argv):
     """`slurm-sb --root X` (options, no subcommand) means `slurm-sb tui --root X`."""
-    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version") and \
+            not set(argv) & set(SUBCOMMANDS):
         return ["tui"] + list(argv)
     return argv
 

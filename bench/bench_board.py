@@ -223,6 +223,9 @@ def main():
                                                              min(times) * 1e3, max(times) * 1e3))
             finally:
                 subprocess.run(["tmux", "-L", socket, "kill-server"], stderr=subprocess.DEVNULL)
+                left = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"), "tmux-{}".format(os.getuid()), socket)
+                if os.path.exists(left):    # kill-server may leave its socket file behind
+                    os.unlink(left)
         else:
             print("first frame in tmux: tmux not installed, skipped")
         keys, cpu = in_process(root, args.runs)

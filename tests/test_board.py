@@ -152,12 +152,36 @@ def test_a_bad_board_file_is_reported_and_the_other_clusters_still_show(tmp_path
     assert err.getvalue().count("\n") == 1 and bad in err.getvalue() and words in err.getvalue()
 
 
-def test_unknown_cluster_and_bad_sort_are_one_line_errors(root):
-    for args, words in ((["--cluster", "nope"], "--cluster nope: no such cluster"),
-                        (["--sort", "cpu:up"], "--sort cpu:up: expected COL[:asc|desc]")):
-        err = io.StringIO()
-        assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
-        assert words in err.getvalue() and err.getvalue().count("\n") == 1
+@pytest.mark.parametrize("args, words", [
+    (["--cluster", "nope"], "--cluster nope: no such cluster"), (["--cluster", "bogus"], "no such cluster"),
+    (["--sort", "cpu:up"], "--sort cpu:up: expected COL[:asc|desc]"), (["--sort", "foo"], "--sort foo: expected"),
+    (["--metric", "level"], "--metric level: expected a skill"), (["--limit", "-1"], "--limit -1: expected"),
+    (["--refresh-sec", "abc"], "--refresh-sec: invalid float value"), (["--window", "7d"], "invalid choice"),
+])
+def test_usage_errors_exit_2_in_one_line(root, args, words, capsys):
+    err = io.StringIO()
+    try:
+        code = cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err)
+    except SystemExit as done:          # argparse's own checks
+        code = done.code
+    text = err.getvalue() + capsys.readouterr().err
+    assert code == 2, text
+    assert words in text and text.count("\n") == 1, text
+
+
+@pytest.mark.parametrize("sort, metric", [("gpu-h", "gpu_clock_hours"), ("GPU-h:desc", "gpu_clock_hours"),
+                                          ("maxrss", "sum_max_mem_mb"), ("total", "level"), ("name", "user")])
+def test_sort_and_metric_take_the_names_on_screen_too(root, sort, metric):
+    doc = json.loads(tui(root, "--json", "--sort", sort))
+    assert doc["metric"] == metric
+    if metric == "gpu_clock_hours":
+        assert json.loads(tui(root, "--json", "--metric", sort.split(":")[0]))["metric"] == metric
+
+
+def test_root_without_a_subcommand_opens_the_board(root):
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["--root", root, "--now", NOW, "--limit", "3"], out=out, err=err) == 0, err.getvalue()
+    assert "SLURM Scoreboard" in out.getvalue() and " 1-3 of " in out.getvalue()
 
 
 def test_damaged_cursor_times_and_an_unreadable_optout_list_do_not_crash_the_board(tmp_path):
@@ -186,11 +210,11 @@ def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
         assert "damaged counter table" in "".join(scores.problems.values()), value
 
 
-@pytest.mark.parametrize("args, words", [(["--refresh-sec", "3000000"], "--refresh-sec 3000000.0: expected"),
-                                         (["--refresh-sec", "0"], "--refresh-sec 0.0: expected")])
+@pytest.mark.parametrize("args, words", [(["--refresh-sec", "3000000"], "--refresh-sec 3e+06: expected"),
+                                         (["--refresh-sec", "0"], "--refresh-sec 0: expected")])
 def test_refresh_interval_is_checked(root, args, words):
     err = io.StringIO()
-    assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 1
+    assert cli.main(["tui", "--root", root] + args, out=io.StringIO(), err=err) == 2
     assert words in err.getvalue()
 
 
@@ -210,3 +234,104 @@ def test_c_locale_gets_ascii_even_where_python_writes_utf8(root):
                           errors="replace")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("+== * SLURM Scoreboard * ==")
+
+
+# ---- issue 15 ----------------------------------------------------------------------------------
+
+def widths(text):
+    return {len(line) for line in text.splitlines()}
+
+
+def test_printed_width_follows_width_then_columns_else_every_column(root, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    natural = widths(tui(root, "--limit", "3"))
+    assert max(natural) <= 120          # every column, and it fits 120
+    out = io.StringIO()
+    assert cli.main(["tui", "--root", root, "--now", NOW, "--limit", "3"], env={"COLUMNS": "80"}, out=out,
+                    err=io.StringIO()) == 0
+    assert max(widths(out.getvalue())) == 80
+    assert "▶" in out.getvalue().splitlines()[4]            # hidden columns are marked, as the README says
+    assert max(widths(tui(root, "--limit", "3", "--width", "70"))) == 70
+
+
+def test_limit_zero_says_why_nothing_is_printed(root):
+    text = tui(root, "--backend", "ansi", "--limit", "0")
+    assert "--limit 0: no rows printed of 48 players" in text
+
+
+def test_json_has_total_xp(root):
+    doc = json.loads(tui(root, "--json", "--limit", "1"))
+    row = doc["rows"][0]
+    assert row["total_xp"] == int(row["clock_hours"] * 10 + 1e-6) + int(row["elapsed_hours"] * 20 + 1e-6) + \
+        int(row["gpu_clock_hours"] * 200 + 1e-6) + int(row["gpu_elapsed_hours"] * 250 + 1e-6) + \
+        row["jobs"] * 100 + row["gpu_jobs"] * 1000
+
+
+def run_tui(root, *args):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["tui", "--root", root, "--json"] + list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+def test_permission_denied_names_the_path(tmp_path):
+    root = str(tmp_path)
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    hammer = write_board(root, "hammer", "alltime", {"al": counters(5, 2)})
+    folder = os.path.dirname(hammer)
+    os.chmod(folder, 0)
+    try:
+        code, out, err = run_tui(root)
+        assert code == 0 and "permission denied" in err and folder in err
+        clusters = os.path.join(root, "clusters")
+        os.chmod(clusters, 0)
+        code, out, err = run_tui(root)
+        assert code == 1 and "permission denied reading " + clusters in err
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(os.path.join(root, "clusters"), 0o755)
+
+
+def test_four_troubles_read_differently(tmp_path):
+    from sb.scores.board import Scores
+    from sb.ui import tui as tui_module
+    root = str(tmp_path)
+    missing = tui_module.check_root(os.path.join(root, "nope"))
+    assert "does not exist" in missing
+    assert "no clusters under" in tui_module.check_root(root)
+    write_board(root, "negishi", "alltime", {"bob": counters(5, 2)})
+    bad = write_board(root, "hammer", "alltime", {})
+    with open(bad, "wb") as handle:
+        handle.write(b"{half")
+    scores = Scores(root)
+    scores.table(["hammer", "negishi"], "alltime")
+    assert scores.trouble("hammer") == "damaged file" and scores.trouble("negishi") == ""
+    assert "not valid JSON" in scores.problems[bad] and "the next poll rewrites it" in scores.problems[bad]
+    assert scores.data_time("negishi", "alltime") is not None      # a replayed board: its file's time
+    # a denied stat is told apart from a missing file, whoever runs the tests
+    from sb.scores import board as board_module
+    real = os.stat
+
+    def denied(path, *args, **kwargs):
+        if path == bad:
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, *args, **kwargs)
+    board_module.os.stat = denied
+    try:
+        scores = Scores(root)
+        scores.table(["hammer"], "alltime")
+    finally:
+        board_module.os.stat = real
+    assert scores.trouble("hammer") == "unreadable" and "permission denied" in scores.problems[bad]
+
+
+def test_a_board_empty_because_its_file_is_damaged_says_so(tmp_path):
+    root = str(tmp_path)
+    bad = write_board(root, "hammer", "alltime", {"al": counters(5, 2)})
+    with open(bad, "wb") as handle:
+        handle.write(b"{half")
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["tui", "--root", root, "--backend", "ansi"], out=out, err=err) == 0
+    assert "no players: cannot read hammer (damaged file)" in out.getvalue()
+    assert "hammer damaged file" in out.getvalue().splitlines()[2]          # the Data line
+    assert "not valid JSON" in err.getvalue()

@@ -40,3 +40,29 @@ def test_demo_leaves_no_scratch_root_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", None)
     assert cli.main(["demo"], out=io.StringIO(), err=io.StringIO()) == 0
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_demo_months_end_yesterday_so_every_window_is_full(tmp_path):
+    import json
+    import time
+    from sb import demo
+    now = time.time()
+    out = io.StringIO()
+    root = str(tmp_path / "root")
+    assert demo.demo(root, out, now=now) == 0
+    for cluster in ("hammer", "negishi"):
+        board = json.load(open(os.path.join(root, "clusters", cluster, "agg", "leaderboards", "rolling-30d.json")))
+        assert board["table"]["data"][0], cluster        # players in the last 30 days, whatever today is
+    # the shift is whole days, and the last job ends yesterday (UTC)
+    data = open(os.path.join(DEMO, "hammer.db"), "rb").read()
+    shifted = demo.shift_to_today(data, now).decode()
+    header = shifted.split("\n")[0].split("|")
+    ends = [int(line.split("|")[header.index("End")]) for line in shifted.split("\n")[1:]
+            if line.count("|") == len(header) - 1 and line.split("|")[header.index("End")].isdigit()]
+    assert max(ends) // 86400 == int(now) // 86400 - 1
+    originals = [line.split("|") for line in data.decode().split("\n")[1:] if line.count("|") == len(header) - 1]
+    moved = [line.split("|") for line in shifted.split("\n")[1:] if line.count("|") == len(header) - 1]
+    deltas = {int(b[header.index("Submit")]) - int(a[header.index("Submit")]) for a, b in zip(originals, moved)}
+    assert len(deltas) == 1 and deltas.pop() % 86400 == 0
+    # the last lines say how to open the interactive board on the kept data
+    assert out.getvalue().rstrip().splitlines()[-1].endswith("tui --root " + root)

@@ -122,3 +122,16 @@ def test_a_squeue_answering_for_another_cluster_warns(doc, monkeypatch):
     code, checks, summary = doctor(doc)
     assert code == 0 and checks["live"].startswith("WARN")
     assert "answered for cluster 'negishi' instead of 'hammer'" in checks["live"]
+
+
+def test_sacct_failing_fatally_fails_with_its_first_line(doc, tmp_path):
+    # issue 15 item 19: this used to read "OK sacct no message"
+    broken = str(tmp_path / "sacct-broken")
+    with open(broken, "w") as handle:
+        handle.write("#!/bin/sh\necho 'sacct: fatal: Could not establish a configuration source' >&2\n"
+                     "echo 'second line' >&2\nexit 1\n")
+    os.chmod(broken, 0o755)
+    code, checks, summary = doctor(doc, "sacct=" + broken)
+    assert code == 1 and checks["sacct"].startswith("FAIL"), checks["sacct"]
+    assert "exit 1" in checks["sacct"] and "sacct: fatal: Could not establish a configuration source" in checks["sacct"]
+    assert "second line" not in checks["sacct"]

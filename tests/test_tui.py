@@ -119,6 +119,79 @@ def test_user_pattern_and_minimum_hide_rows_but_keep_standings(demo_root):
     assert s.rows() == want and want[0][0] > 1
 
 
+def test_selection_survives_an_empty_window(tmp_path):
+    # issue 15 item 12: End, w to an empty 30d board, w to 365d: the same player is selected, not #1
+    from sb.store.leaderboards import board_json
+    root = str(tmp_path)
+    folder = os.path.join(root, "clusters", "hammer", "agg", "leaderboards")
+    os.makedirs(folder)
+    players = {"u{}".format(n): [5, 0, 0, 0, n * 3600, 0, 0, 0, 0, 0] for n in range(1, 6)}
+    for name, table in (("alltime", players), ("rolling-30d", {}), ("rolling-365d", players)):
+        with open(os.path.join(folder, name + ".json"), "wb") as handle:
+            handle.write(board_json(name, "hammer", 3, table, 1700000000))
+    s = session(root)
+    s.press("END")
+    assert s.rows()[s.view.cursor][1] == "u1"
+    s.press("w")
+    assert s.view.window == "30d" and s.rows() == []
+    s.press("w")
+    assert s.view.window == "365d" and s.rows()[s.view.cursor][1] == "u1"
+
+
+def test_an_empty_filter_clears_the_user_pattern_and_an_empty_board_says_why(demo_root):
+    s = session(demo_root)
+    s.pattern = "zzz"
+    assert s.rows() == [] and "--user 'zzz' hides all 48 players" in s.scene().empty
+    s.press("f"), s.press("ENTER")
+    assert s.pattern is None and len(s.rows()) == 48 and s.scene().empty == ""
+    for key in "fjobs>=100000":
+        s.press(key)
+    s.press("ENTER")
+    assert s.rows() == [] and "the filter 'jobs>=100000' hides all 48 players" in s.scene().empty
+
+
+def test_htop_keys_help_page_and_jumping_to_yourself(demo_root):
+    s = session(demo_root)
+    s.me = s.rows()[30][1]
+    s.press("u")
+    assert s.view.cursor == 30
+    s.me = "nobody"
+    s.press("u")
+    assert s.view.cursor == 30 and "nobody" in s.view.message
+    s.press("F1")
+    assert s.view.mode == "help"
+    s.press("DOWN"), s.press("DOWN")          # scrolls the page, not the selection
+    assert s.view.help_top == 2 and s.view.cursor == 30
+    s.press("q")                              # closes the help, does not quit
+    assert s.view.mode == "table"
+    assert s.press("?") and s.press("ESC") and s.view.mode == "table"
+    s.press("F3")
+    assert s.view.mode == "search"
+    for key in "u00":
+        s.press(key)
+    s.press("CTRL_U")
+    assert s.view.typed == ""
+    s.press("ESC"), s.press("F4")
+    assert s.view.mode == "filter"
+    s.press("ESC")
+    s.press("TAB"), s.press("F6")
+    assert s.view.sort == "elapsed_hours"
+    assert s.press("F10") is False
+
+
+def test_mouse_click_sorts_by_a_title_and_selects_a_row_and_the_wheel_scrolls(demo_root):
+    s = session(demo_root)
+    s.height = 30
+    from sb.ui.view import frame, plain
+    header = plain(frame(s.scene(), s.view, 120, 30))[4]
+    s.click(header.index("Jobs"), 4, 120)
+    assert s.view.sort == "jobs"
+    s.click(10, 7, 120)                       # the third row on screen
+    assert s.view.cursor == 2
+    s.wheel(1)
+    assert s.view.cursor == 5
+
+
 # ---- on a real terminal ------------------------------------------------------------------------
 
 terminal = pytest.importorskip("terminal")
@@ -244,3 +317,154 @@ def test_textual_backend_shows_the_same_ranks_and_follows_the_keys(demo_root):
     assert first == [u for u, _ in demo_ranking(BOTH, "alltime", "clock_hours")]
     assert second == [u for u, _ in demo_ranking(BOTH, "alltime", "elapsed_hours")]
     assert third == [u for u, _ in demo_ranking(BOTH, "30d", "elapsed_hours")]
+
+
+def sgr_colours(raw):
+    """Colour parameters (30-49, 90-107) in the SGR sequences a program wrote."""
+    import re
+    found = set()
+    for params in re.findall(rb"\x1b\[([0-9;]*)m", raw):
+        numbers = [int(p) for p in params.split(b";") if p]
+        found |= {n for n in numbers if 30 <= n <= 49 or 90 <= n <= 107}
+    return found
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_monochrome_leaves_the_terminal_its_own_colours(demo_root, how):
+    argv, env = board_command(demo_root, *(["--no-color"] if how == "--no-color" else []))
+    if how == "NO_COLOR":
+        env["NO_COLOR"] = "1"
+    term = terminal.Terminal(argv, 100, 30, env)
+    try:
+        text = term.wait_text(" of 48 ")
+        assert sgr_colours(term.raw) <= {39, 49}, sgr_colours(term.raw)     # defaults only: no 37;40
+        assert b"\x1b[1m" in term.raw or b";1m" in term.raw or b"\x1b[0;1m" in term.raw   # bold stays
+        assert "ranked by CPU hours" in text
+        term.send("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+@pytest.mark.parametrize("term_name", ["dumb", None])
+def test_a_dumb_or_unset_terminal_gets_no_escapes(demo_root, term_name):
+    argv, env = board_command(demo_root, "--limit", "3")
+    if term_name:
+        env["TERM"] = term_name
+    else:
+        env.pop("TERM")
+    term = terminal.Terminal(argv, 120, 30, env)
+    try:
+        assert term.wait_exit() == 0
+        assert b"\x1b" not in term.raw, term.raw[:300]
+        assert " 1-3 of 48 " in term.text()
+    finally:
+        term.close()
+
+
+def test_sighup_restores_the_terminal_and_exits_quietly(demo_root):
+    import signal
+    argv, env = board_command(demo_root)
+    term = terminal.Terminal(argv, 100, 30, env)
+    try:
+        term.wait_text(" of 48 ")
+        os.kill(term.pid, signal.SIGHUP)
+        assert term.wait_exit() == 0
+        assert term.raw.rfind(b"\x1b[?1049l") > term.raw.rfind(b"\x1b[?1049h") >= 0     # left the alternate screen
+        assert term.raw.rfind(b"\x1b[?25h") > term.raw.rfind(b"\x1b[?25l")              # cursor visible again
+        assert b"Traceback" not in term.raw
+    finally:
+        term.close()
+
+
+def test_function_keys_ctrl_l_and_the_mouse_on_a_real_terminal(demo_root):
+    argv, env = board_command(demo_root)
+    term = terminal.Terminal(argv, 120, 30, env)
+    try:
+        text = term.wait_text(" of 48 ")
+        header = text.splitlines()[4]
+        x = header.index("Jobs") + 1                                  # 1-based for the terminal
+        term.send("\x1b[<0;{};5M".format(x), "\x1b[<0;{};5m".format(x))   # click the Jobs title (SGR mouse)
+        text = term.wait_text("ranked by jobs")
+        assert screen_rows(text) == expect(BOTH, "alltime", "jobs", 22)
+        term.send("\x1b[<0;10;8M", "\x1b[<0;10;8m")                   # the third row
+        third = expect(BOTH, "alltime", "jobs", 3)[2]
+        term.wait_text("#{} {}:".format(*third))
+        term.send("\x1b[<65;10;8M")                                   # wheel down: three rows
+        sixth = expect(BOTH, "alltime", "jobs", 6)[5]
+        term.wait_text("#{} {}:".format(*sixth))
+        term.send("\x1bOP")                                           # F1: help
+        term.wait_text("q Esc ? close")
+        term.send("\x1b[B", "q")                                      # Down scrolls the help, q closes it
+        term.wait_text(" of 48 ")
+        term.send("\x0c")                                             # Ctrl-L repaints
+        term.wait_text(" of 48 ")
+        term.send("\x1b[21~")                                         # F10 quits
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def test_without_textual_the_fallback_notice_shows_on_the_board(demo_root, monkeypatch):
+    import io
+    from sb.ui import screen
+    seen = {}
+    monkeypatch.setattr(tui, "textual_available", lambda: False)
+    monkeypatch.setattr(screen, "terminal_supported", lambda env: True)
+    monkeypatch.setattr(screen, "run_curses",
+                        lambda session, refresh, color: seen.setdefault("m", session.view.message) and 0)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdin", Tty())
+    err = io.StringIO()
+    argv = ["tui", "--root", demo_root, "--now", DEMO_NOW, "--backend", "textual"]
+    assert cli.main(argv, env={"TERM": "xterm"}, out=Tty(), err=err) == 0
+    assert "textual needs Python 3.9+" in seen["m"] and "textual needs" in err.getvalue()
+
+
+def test_textual_header_footer_and_help_read_like_the_curses_board(demo_root):
+    pytest.importorskip("textual")
+    import asyncio
+    from sb.ui.textual_board import Board
+    from sb.ui.view import HINTS
+    from textual.widgets import Static
+
+    async def drive():
+        app = Board(session(demo_root), 5)
+        async with app.run_test(size=(160, 40)) as pilot:
+            info = str(app.query_one("#info", Static).render())
+            await pilot.press("question_mark")
+            status = str(app.query_one("#status", Static).render())
+            await pilot.press("escape")
+            closed = app.session.view.mode
+            await pilot.press("q")
+        return info, status, closed
+
+    info, status, closed = asyncio.run(drive())
+    assert "ranked by CPU hours" in info and "clock_hours" not in info
+    assert [b[2] for b in Board.BINDINGS] == [what for _, what in HINTS]
+    assert status.count("\n") > 10 and "sort by the selected column" in status
+    assert closed == "table"
+
+
+def test_a_terminal_closed_without_sighup_ends_the_board_instead_of_spinning(demo_root, tmp_path):
+    import shlex
+    import time
+    argv, env = board_command(demo_root, "--refresh-sec", "0.3")
+    done = str(tmp_path / "status")
+    script = "trap '' HUP; {} 2>{}; echo $? > {}".format(" ".join(shlex.quote(a) for a in argv),
+                                                          shlex.quote(str(tmp_path / "err")), shlex.quote(done))
+    term = terminal.Terminal(["sh", "-c", script], 100, 30, env)
+    try:
+        term.wait_text(" of 48 ")
+        os.close(term.fd)                       # the terminal goes away; sh ignores the hang-up
+        term.fd = os.open(os.devnull, os.O_RDONLY)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not (os.path.exists(done) and open(done).read().strip()):
+            time.sleep(0.1)
+        assert open(done).read().strip() == "0"
+        assert "Traceback" not in open(str(tmp_path / "err")).read()
+    finally:
+        term.close()

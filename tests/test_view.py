@@ -23,7 +23,7 @@ ALICE_30 = [3, 0, 0, 3600, 36000, 0, 0, 0, 0, 0]
 DAVE_30 = [3, 3, 0, 3600, 3600, 3600, 7200, 0, 0, 0]
 
 BOTH = ["hammer", "negishi"]
-AGES = [("hammer", 240, False), ("negishi", 7200, True)]
+AGES = [("hammer", 240, False, ""), ("negishi", 7200, True, "")]
 
 
 def scene(rows, clusters=BOTH, ages=AGES):
@@ -109,11 +109,15 @@ def test_no_color_leaves_only_bold_reverse_dim_and_underline():
     assert not screen.color_wanted(False, {"NO_COLOR": "1"}) and screen.color_wanted(False, {"NO_COLOR": ""})
 
 
-@pytest.mark.parametrize("width, height", [(29, 20), (80, 6), (10, 3)])
+@pytest.mark.parametrize("width, height", [(29, 20), (80, 6), (10, 3), (29, 7)])
 def test_too_small_says_so_instead_of_drawing_garbage(width, height):
     lines = view.plain(view.frame(all_by_cpu(), view.View(), width, height))
     assert len(lines) == height and all(len(line) == width for line in lines)
-    assert lines[0].startswith("Terminal too small"[:width])
+    words = " ".join(lines).split()
+    message = "Terminal too small: {}x{}, need 30x7".format(width, height).split()
+    assert words == message[:len(words)] and len(words) >= min(len(message), height)   # whole words, wrapped
+    if height >= 4:
+        assert words == message                                                         # all of it
 
 
 def test_help_replaces_the_table():
@@ -134,3 +138,114 @@ def test_scrolling_keeps_the_cursor_on_screen():
     shown = [line.split()[2] for line in lines[5:5 + body]]
     assert "u058" in shown and shown[-1] == "u058"       # scrolled just far enough
     assert " {}-{} of 100 ".format(58 - body + 1, 58) in lines[5 + body]
+
+
+# ---- issue 15: the board in a real terminal ----------------------------------------------------
+
+def text_of(the_scene, the_view, width, height, glyphs="unicode"):
+    lines = view.plain(view.frame(the_scene, the_view, width, height, glyphs))
+    assert len(lines) == height and all(len(line) == width for line in lines)
+    return lines
+
+
+def test_data_line_keeps_stale_clusters_and_counts_the_rest():
+    ages = [("c{}".format(n), 60 * n, False, "") for n in range(1, 9)] + [("echo", 3 * 86400, True, ""),
+                                                                        ("zulu", None, False, "unreadable")]
+    names = [c for c, _, _, _ in ages]
+    lines = text_of(scene([(1, "alice", ALICE)], names, ages), view.View(), 80, 24)
+    data = lines[2]
+    assert "echo 3 d ago (stale)" in data and "zulu unreadable" in data
+    hidden = sum(1 for c in names if " {} ".format(c) not in data)
+    assert hidden and data.rstrip(" ┃").endswith("+{} more".format(hidden))
+    # wide enough: every cluster, no "more"
+    assert "more" not in text_of(scene([(1, "alice", ALICE)], names, ages), view.View(), 260, 24)[2]
+
+
+def test_a_long_problem_is_cut_at_a_word_and_shown_whole_on_the_help_page():
+    problem = "/shared/root/clusters/hammer/agg/leaderboards/alltime.json: not valid JSON (Expecting value: " \
+              "line 1 column 9 (char 8)); the next poll rewrites it"
+    the_scene = all_by_cpu()._replace(problems=[problem])
+    bottom = text_of(the_scene, view.View(), 80, 24)[-1]
+    assert bottom.rstrip().endswith("... (? shows all)")
+    shown = bottom.rstrip()[:-len(" ... (? shows all)")]
+    assert problem.startswith(shown) and problem[len(shown)] == " "      # cut between words
+    the_view = view.View()
+    the_view.mode = "help"
+    page = " ".join(" ".join(text_of(the_scene, the_view, 80, 24)).replace("┃", " ").split())
+    assert problem in page
+
+
+def test_header_names_filters_user_pattern_and_search_and_an_empty_board_says_why():
+    the_view = view.View()
+    the_view.filter_text, the_view.search = "jobs>=10", "ali"
+    empty = all_by_cpu()._replace(rows=[], count=0, pattern="u001*",
+                                  empty="no players: --user 'u001*' hides all 4 players; f then Enter on an empty line clears")
+    lines = text_of(empty, the_view, 120, 24)
+    assert "filter jobs>=10 · user u001* · search ali" in lines[1]
+    assert "no players: --user 'u001*' hides all 4 players" in lines[5]
+
+
+def test_sorted_total_and_user_titles_keep_the_columns_aligned():
+    for sort, title in (("level", "Total▼"), ("user", "User▲")):
+        the_view = view.View(sort=sort, descending=sort != "user")
+        lines = text_of(all_by_cpu(), the_view, 60, 16)
+        header, row = lines[4], lines[5]
+        end = header.index(title) + len(title)
+        if sort == "level":     # the title ends where the total does
+            assert row[end - 2:end] == "64" and row[end] == " "
+        else:                   # the title starts where the names do
+            assert row[header.index(title):].startswith("alice")
+        assert header.rstrip(" ┃").endswith("▶") and len(header.split()) == 9
+
+
+def test_ascii_sort_arrow_does_not_glue_to_the_title():
+    lines = text_of(all_by_cpu(), view.View(), 60, 16, "ascii")
+    assert "CPU-h v" in lines[4] and "CPU-hv" not in lines[4]
+
+
+def test_no_left_arrow_when_nothing_is_hidden_on_the_left_and_the_tip_is_whole_or_absent():
+    lines = text_of(all_by_cpu(), view.View(sort="jobs"), 30, 7)
+    assert "◀" not in "".join(lines)
+    for width in range(30, 90):
+        tipped = all_by_cpu()._replace(tip=True)
+        tip = text_of(tipped, view.View(), width, 16)[-1].rstrip()
+        assert tip in view.TIPS or tip == "", (width, tip)
+        assert tip or width < len(view.TIPS[-1])
+
+
+def test_every_skill_fits_at_120_columns_with_long_names():
+    rows = [(1, "a-twelve-chr", ALICE), (2, "bob", BOB)]
+    lines = text_of(scene(rows), view.View(), 120, 24)
+    assert lines[4].strip("┃ ").split()[3:] == ["CPU-h▼", "Elap-h", "GPU-h", "GPUel-h", "Jobs", "GPUjobs", "Fails",
+                                                "ReqMem", "MaxRSS", "AveRSS"]
+    # alice: 1 failed job, 10 GiB requested, 1 GiB max RSS (the max column), 2 GiB average: no levels after them
+    assert lines[5].strip("┃ ").split()[-4:] == ["1", "10G", "2G", "1G"]
+    assert view.natural_width(scene(rows)) <= 120
+
+
+def test_tiny_values_never_show_as_zero():
+    tiny = [5, 0, 0, 3600, 3600, 8, 8, 0, 0, 0]       # 8 GPU-seconds: 0.0022 GPU-hours
+    rows = [(1, "gpuman", tiny)]
+    lines = text_of(scene(rows), view.View(sort="gpu_clock_hours"), 120, 24)
+    assert "<0.01  1" in lines[5]
+    assert "#1 gpuman: <0.01 GPU-h" in lines[-3]
+
+
+def test_help_scrolls_and_shows_where_it_is():
+    the_view = view.View()
+    the_view.mode = "help"
+    first = text_of(all_by_cpu(), the_view, 80, 24)
+    assert " 1-17 of " in first[-3] and "q Esc ? close" in first[-3]
+    the_view.help_top = 100            # past the end: the last page
+    last = text_of(all_by_cpu(), the_view, 80, 24)
+    count = len(view.help_text(all_by_cpu(), 78))
+    assert " {}-{} of {} ".format(count - 16, count, count) in last[-3]
+    assert "Rank" in last[-4]
+
+
+def test_help_entries_wrap_instead_of_being_cut():
+    for width in (80, 60):
+        lines = [text for text, _ in view.help_text(all_by_cpu(), width - 2)]
+        assert all(len(line) <= width - 2 for line in lines)
+        words = " ".join(" ".join(lines).split())
+        assert "hammer >=100, gpu-h>=1k; f then Enter on an empty line clears the filter and --user" in words

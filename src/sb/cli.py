@@ -66,22 +66,24 @@ def _no_options(parser):
 
 
 def _tui_options(parser):
-    from sb.scores.skills import METRIC_NAMES
     parser.add_argument("--backend", choices=("curses", "textual", "ansi"), default="curses",
                         help="curses: the full-screen board (default); textual: the fancier one if textual is "
                              "installed; ansi: print the table once (also when stdout is not a terminal)")
     _settings_options(parser, cluster=False)
     parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed per user across clusters; default)")
     parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
-    parser.add_argument("--metric", choices=METRIC_NAMES, default="clock_hours", help="the skill that decides the rank")
+    parser.add_argument("--metric", default="clock_hours", metavar="SKILL",
+                        help="the skill that decides the rank, as on screen (gpu-h) or its JSON name (gpu_clock_hours)")
     parser.add_argument("--sort", metavar="COL[:asc|desc]",
-                        help="sort column (overrides --metric): user, level or a metric; the default order is "
-                             "best first (highest values; names A to Z)")
+                        help="sort column (overrides --metric): user, level (or total) or a skill (cpu-h or "
+                             "clock_hours); the default order is best first (highest values; names A to Z)")
     parser.add_argument("--user", metavar="PATTERN", help="only users matching this shell pattern, e.g. 'a*'")
     parser.add_argument("--refresh-sec", type=float, default=5.0, metavar="N",
                         help="look for new data every N seconds (default 5)")
     parser.add_argument("--no-color", action="store_true", help="monochrome (so does a non-empty NO_COLOR)")
     parser.add_argument("--limit", type=int, help="rows to print (default: 50 in the table, all in JSON)")
+    parser.add_argument("--width", type=int, metavar="N",
+                        help="width of the printed table (default: $COLUMNS, the terminal's, or every column)")
     parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
@@ -101,8 +103,9 @@ SUBCOMMANDS = {
                "Count the jobs of a file saved with `sacct -a -D -P --noconvert -o ...` (with its header line); "
                "already counted jobs are skipped.", _replay_options),
     "demo": ("fill a scratch root from bundled example data and print the board",
-             "Replays the bundled example clusters into a temporary root and prints the all-time board merged "
-             "across them.", _demo_options),
+             "Replays the bundled example clusters into a temporary root, their times moved by whole days so "
+             "that the last job ended yesterday, prints the all-time board merged across them, and ends with "
+             "the command that opens the interactive board on the kept data.", _demo_options),
     "discover": ("find users (homes, recent accounting) and queue backfills for new ones",
                  "Find usernames in home directories and recent accounting; a user seen for the first time "
                  "with no data, or a purged user who opted back in, gets a targeted backfill that later "
@@ -124,8 +127,26 @@ def build_parser():
                         version="slurm-sb {} (Python {})".format(__version__, PY_VERSION))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (summary, description, add_options) in SUBCOMMANDS.items():
-        add_options(commands.add_parser(name, help=summary, description=description))
+        sub = commands.add_parser(name, help=summary, description=description)
+        add_options(sub)
+        if name == "tui":
+            sub.error = _one_line_usage_error(sub)
     return parser
+
+
+def _one_line_usage_error(parser):
+    """A usage error as one line and exit status 2 (argparse prints the whole usage first)."""
+    def error(message):
+        parser.exit(2, "{}: error: {} (see --help)\n".format(parser.prog, message))
+    return error
+
+
+def _board_by_default(argv):
+    """`slurm-sb --root X` (options, no subcommand) means `slurm-sb tui --root X`."""
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version") and \
+            not set(argv) & set(SUBCOMMANDS):
+        return ["tui"] + list(argv)
+    return argv
 
 
 def settings_from(args, env, need_cluster=True):
@@ -211,7 +232,7 @@ def main(argv=None, env=None, out=None, err=None):
     parser = build_parser()
     if argv is None and os.path.basename(sys.argv[0]).startswith("slurm-sb-tui"):
         argv = ["tui"] + sys.argv[1:]   # a link named slurm-sb-tui (the name the textual tip uses) opens the board
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_board_by_default(sys.argv[1:] if argv is None else argv))
     if not args.command:
         if not (out.isatty() and sys.stdin.isatty()):
             parser.print_help(out)
@@ -226,7 +247,7 @@ def main(argv=None, env=None, out=None, err=None):
         return COMMANDS[args.command](args, env, out, err)
     except (config.ConfigError, CollectorError, Damaged, SacctError, Unsafe, ValueError) as problem:
         print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
-        return 1
+        return 2 if getattr(problem, "usage", False) else 1     # a bad option value is a usage error
     except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error
         sys.stderr = open(os.devnull, "w")
         return 0

@@ -88,6 +88,12 @@ def sacct_checks(settings):
         yield Check("FAIL", "sacct", "{!r} not found on PATH".format(sacct),
                     "load the SLURM module or set 'sacct' in the config to its full path")
         return
+    if version[0] != 0:     # e.g. "sacct: fatal: Could not establish a configuration source"
+        said = [line.strip() for line in (version[2] + "\n" + version[1]).splitlines() if line.strip()]
+        yield Check("FAIL", "sacct", "`{} --version` failed (exit {}): {}".format(
+            sacct, version[0], said[0][:300] if said else "no message"),
+            "fix what it says (slurm.conf, SLURM_CONF, the SLURM module) before polling")
+        return
     yield Check("OK", "sacct", "{} ({})".format(first_error(version[1]), shutil.which(sacct) or sacct))
     squeue = run_command([settings.squeue, "--version"])
     yield (Check("OK", "squeue", first_error(squeue[1])) if squeue else

@@ -1,6 +1,7 @@
 """state/poll_cursor.json: where collection stands (cold-start progress, catch-up watermark, last success,
 the discover queue), read back or made for a new cluster, and to bytes."""
 import json
+import os
 import re
 
 from sb.collect.errors import CollectorError
@@ -29,6 +30,20 @@ def load(paths, settings, now, backfill_epoch):
             "next_month": None if first >= open_month else first, "coldstart_pos": None,
             "last_complete_month": None, "watermark": max(month_start(open_month), backfill_epoch),
             "last_success": None}
+
+
+def pull_back(cursor, path, now, skew):
+    """A run whose clock was ahead left the watermark in the future, so every later poll would read nothing:
+    pull it back to the cursor file's mtime (the file server's clock when it was written) or now, whichever
+    is earlier; the late window and dedupe make the re-read exact. Returns the old watermark, or None."""
+    if cursor["watermark"] <= now + skew:
+        return None
+    try:
+        written = int(os.stat(path).st_mtime)
+    except OSError:
+        written = now
+    was, cursor["watermark"] = cursor["watermark"], min(now, written)
+    return was
 
 
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}\Z")

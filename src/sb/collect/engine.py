@@ -117,17 +117,10 @@ class Engine:
         return work(self, *args)
 
     def _no_future_watermark(self):
-        """A run whose clock was ahead left the watermark in the future, so every later poll would read
-        nothing: pull it back to the cursor file's mtime (the file server's clock when it was written) or
-        now, whichever is earlier; the late window and dedupe make the re-read exact."""
-        now = int(self.clock())
-        if self.cursor["watermark"] <= now + CLOCK_SKEW_SEC:
+        """A watermark left in the future by a run whose clock was ahead is pulled back (cursor.pull_back)."""
+        was = cursor_file.pull_back(self.cursor, self.paths.cursor, int(self.clock()), CLOCK_SKEW_SEC)
+        if was is None:
             return
-        try:
-            written = int(os.stat(self.paths.cursor).st_mtime)
-        except OSError:
-            written = now
-        was, self.cursor["watermark"] = self.cursor["watermark"], min(now, written)
         self.warn("{}: the collection watermark was in the future ({}; a run with its clock ahead?): pulled back "
                   "to {}".format(self.s.cluster, iso_utc(was), iso_utc(self.cursor["watermark"])))
         if not self.dry_run:

@@ -26,14 +26,31 @@ class Scores:
     def __init__(self, root):
         self.root = root
         self.problems = {}  # path → one line saying what is wrong with it and what to do
+        self._trouble = {}  # path → "unreadable" (no permission) or "damaged file", for the cluster's age
         self._files = {}    # path → ((mtime_ns, size), parsed value or None when absent or bad)
         self._merged = {}   # (clusters, window) → (stamps it was made from, Table)
         self._paths = {}    # cluster → its ClusterPaths (made once: the board asks many times a frame)
         self.clusters = self._find_clusters()
 
     def _find_clusters(self):
-        pattern = os.path.join(self.root, "clusters", "*", "agg", "leaderboards")
-        return sorted(os.path.basename(os.path.dirname(os.path.dirname(p))) for p in glob.glob(pattern))
+        """Clusters with a leaderboard folder, and those whose folder we may not look into (so that the
+        board says so instead of leaving them out)."""
+        found = []
+        for path in glob.glob(os.path.join(self.root, "clusters", "*")):
+            try:
+                os.stat(os.path.join(path, "agg", "leaderboards"))
+            except PermissionError:
+                pass
+            except OSError:
+                continue
+            found.append(os.path.basename(path))
+        return sorted(found)
+
+    def trouble(self, cluster):
+        """What is wrong with the files of this cluster read so far: "unreadable", "damaged file" or ""."""
+        prefix = os.path.join(self.root, "clusters", cluster) + os.sep
+        kinds = {kind for path, kind in self._trouble.items() if path.startswith(prefix)}
+        return "unreadable" if "unreadable" in kinds else "damaged file" if kinds else ""
 
     def refresh(self):
         """Stat every file read so far (and look for new clusters); True when anything changed."""
@@ -51,16 +68,28 @@ class Scores:
         cached = self._files.get(path)
         if cached is None or cached[0] != stamp:
             self.problems.pop(path, None)
+            self._trouble.pop(path, None)
             value = None
-            if stamp is not None:
+            if stamp == _DENIED:
+                self._denied(path)
+            elif stamp is not None:
                 try:
                     value = parse(path)
+                except PermissionError:
+                    self._denied(path)
                 except ValueError as problem:
                     self.problems[path] = str(problem)
-                except OSError as problem:      # a directory where the file should be, no permission
+                    self._trouble[path] = "damaged file"
+                except OSError as problem:      # a directory where the file should be
                     self.problems[path] = "{}: cannot read ({}); check it".format(path, problem.strerror)
+                    self._trouble[path] = "unreadable"
             cached = self._files[path] = (stamp, value)
         return cached[1]
+
+    def _denied(self, path):
+        self.problems[path] = "{}: permission denied; ask the collector's owner to make it group-readable " \
+                              "(chmod -R g+rX on the root)".format(_first_denied(path))
+        self._trouble[path] = "unreadable"
 
     def _board(self, cluster, window):
         path = self._board_path(cluster, window)
@@ -160,18 +189,35 @@ def _sum_column(boards, index):
     return summed
 
 
+_DENIED = ("permission denied",)     # the stamp of a file whose folder we may not look into
+
+
 def _stamp(path):
     try:
         info = os.stat(path)
+    except PermissionError:
+        return _DENIED
     except OSError:
         return None
     return (info.st_mtime_ns, info.st_size)
+
+
+def _first_denied(path):
+    """The outermost folder on the way to path that we may not enter (or path itself)."""
+    parts = path.split(os.sep)
+    for n in range(2, len(parts)):
+        folder = os.sep.join(parts[:n])
+        if folder and os.path.isdir(folder) and not os.access(folder, os.R_OK | os.X_OK):
+            return folder
+    return path
 
 
 def _parse_json(path):
     try:
         with open(path, "rb") as handle:
             return json.loads(handle.read().decode("utf-8"))
+    except PermissionError:
+        raise
     except OSError as err:
         raise ValueError("{}: cannot read ({}); check its permissions".format(path, err.strerror))
     except ValueError as err:
@@ -227,4 +273,5 @@ def board_document(rows, counters, cluster, window, metric, min_jobs, now, theme
     """The ranking [(rank, user)] as JSON for scripts: every metric in its spec unit, and the total level."""
     return {"asof": iso_utc(now), "cluster": cluster, "window": window, "metric": metric, "min_jobs": min_jobs,
             "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters(user)),
-                          **to_metrics(counters(user))) for n, user in rows]}
+                          total_xp=theme.total_xp(counters(user)), **to_metrics(counters(user)))
+                     for n, user in rows]}

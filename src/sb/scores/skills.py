@@ -1,6 +1,9 @@
-"""Board vocabulary: each metric as an OSRS "skill", its XP per unit, the real OSRS level curve, and humanized XP.
+"""Board vocabulary: each metric as an OSRS "skill", its XP per unit, the real OSRS level curve, and humanized values.
 
-The theme file (`<root>/ui/theme.json`) may set XP per unit of any skill, e.g. {"xp_per_unit": {"jobs": 50}}.
+Six metrics are achievements, with XP and a level (CPU-h, Elap-h, GPU-h, GPUel-h, Jobs, GPUjobs); the other
+four (Fails, ReqMem, MaxRSS, AveRSS) are plain columns: failing jobs or asking for memory must not raise a
+level, so they add nothing to the total. The theme file (`<root>/ui/theme.json`) may set XP per unit of any
+achievement, e.g. {"xp_per_unit": {"jobs": 50}}; what is wrong in it is a warning and its default is used.
 """
 import bisect
 import json
@@ -8,7 +11,8 @@ import os
 
 from sb.store.counters import COLUMNS, SCALES
 
-# metric, counter column, header label, long name, unit shown with XP, default XP per unit, memory?
+# metric, counter column, header label, long name, unit shown with the value, default XP per unit (None: a
+# plain column with no level), memory?
 # A level-99 user has 13,034,431 XP: with these defaults that is ~1.3M CPU-hours, ~65k GPU-hours or
 # 130k jobs, a lifetime's heavy use on one cluster; everyday users land in the 40s-70s.
 SKILLS = (
@@ -18,16 +22,17 @@ SKILLS = (
     ("gpu_elapsed_hours", "gpu_elapsed_s", "GPUel-h", "GPU elapsed hours", "h", 250.0, False),
     ("jobs", "jobs", "Jobs", "jobs", "jobs", 100.0, False),
     ("gpu_jobs", "gpu_jobs", "GPUjobs", "GPU jobs", "jobs", 1000.0, False),
-    ("failed_jobs", "failed_jobs", "Fails", "failed jobs", "jobs", 200.0, False),
-    ("sum_req_mem_mb", "req_mem_kib", "ReqMem", "requested memory", "B", 0.01, True),
-    ("sum_max_mem_mb", "max_mem_kib", "MaxRSS", "max RSS", "B", 0.02, True),
-    ("sum_avg_mem_mb", "avg_mem_kib", "AveRSS", "average RSS", "B", 0.02, True),
+    ("failed_jobs", "failed_jobs", "Fails", "failed jobs", "failed jobs", None, False),
+    ("sum_req_mem_mb", "req_mem_kib", "ReqMem", "requested memory", "requested", None, True),
+    ("sum_max_mem_mb", "max_mem_kib", "MaxRSS", "max RSS", "max RSS", None, True),
+    ("sum_avg_mem_mb", "avg_mem_kib", "AveRSS", "average RSS", "average RSS", None, True),
 )
 METRIC_NAMES = tuple(s[0] for s in SKILLS)
 LABELS = {s[0]: s[2] for s in SKILLS}
 LONG_NAMES = {s[0]: s[3] for s in SKILLS}
 UNITS = {s[0]: s[4] for s in SKILLS}
-DEFAULT_XP = {s[0]: s[5] for s in SKILLS}
+DEFAULT_XP = {s[0]: s[5] for s in SKILLS if s[5] is not None}
+ACHIEVEMENTS = tuple(s[0] for s in SKILLS if s[5] is not None)     # the skills with XP and a level
 MEMORY = frozenset(s[0] for s in SKILLS if s[6])
 # where each skill's integer counter sits in a table row, and what it is divided by to get the metric
 COLUMN_OF = {s[0]: COLUMNS.index(s[1]) for s in SKILLS}
@@ -52,11 +57,18 @@ def level(xp):
     return min(bisect.bisect_right(XP_TABLE, xp), MAX_LEVEL)
 
 
-class Theme:
-    """XP per unit of each skill, from defaults and `ui/theme.json`."""
+def xp_to_next(xp):
+    """XP still needed for the next level; None at level 99."""
+    at = level(xp)
+    return None if at >= MAX_LEVEL else XP_TABLE[at] - xp
 
-    def __init__(self, xp_per_unit=None):
+
+class Theme:
+    """XP per unit of each achievement, from defaults and `ui/theme.json`; problems: what was wrong in it."""
+
+    def __init__(self, xp_per_unit=None, problems=()):
         self.xp_per_unit = dict(DEFAULT_XP, **(xp_per_unit or {}))
+        self.problems = list(problems)
 
     def xp(self, metric, counters):
         # multiply before dividing, and forgive float dust: 3,600,000 CPU-seconds at 10 XP/h must be
@@ -67,29 +79,50 @@ class Theme:
         return level(self.xp(metric, counters))
 
     def total_level(self, counters):
-        return sum(level(self.xp(m, counters)) for m in METRIC_NAMES)
+        """The achievements' levels summed (plain columns add nothing): 6 to 594."""
+        return sum(level(self.xp(m, counters)) for m in ACHIEVEMENTS)
+
+    def total_xp(self, counters):
+        return sum(self.xp(m, counters) for m in ACHIEVEMENTS)
 
 
 def load_theme(root):
-    """The theme under root, or the defaults when there is none; a bad file is a one-line error naming it."""
+    """The theme under root, or the defaults when there is none. What is bad in it (not JSON, an unknown
+    key, a bad number) is a one-line problem naming the file, and the default is used for it."""
     path = os.path.join(root, "ui", "theme.json")
     try:
         with open(path, encoding="utf-8") as handle:
             doc = json.load(handle)
     except FileNotFoundError:
         return Theme()
+    except OSError as err:
+        return Theme(problems=["{}: cannot read ({}); using the default XP rates".format(path, err.strerror)])
     except ValueError as err:
-        raise ValueError("{}: not valid JSON ({}); fix or remove it".format(path, err))
-    rates = doc.get("xp_per_unit", {}) if isinstance(doc, dict) else None
+        return Theme(problems=["{}: not valid JSON ({}); using the default XP rates, fix or remove it".format(
+            path, err)])
+    problems, good = [], {}
+    if not isinstance(doc, dict):
+        doc = {None: doc}
+    for key in doc:
+        if key != "xp_per_unit":
+            problems.append("{}: unknown key {!r} (expected {{\"xp_per_unit\": {{\"<skill>\": number}}}}); "
+                            "ignored".format(path, key))
+    rates = doc.get("xp_per_unit", {})
     if not isinstance(rates, dict):
-        raise ValueError("{}: expected {{\"xp_per_unit\": {{\"<metric>\": number}}}}".format(path))
+        problems.append("{}: xp_per_unit is {!r}, expected {{\"<skill>\": number}}; using the defaults".format(
+            path, rates))
+        rates = {}
     for metric, rate in rates.items():
         if metric not in DEFAULT_XP:
-            raise ValueError("{}: xp_per_unit has unknown skill {!r} (known: {})".format(
-                path, metric, ", ".join(METRIC_NAMES)))
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1e12:
-            raise ValueError("{}: xp_per_unit.{} is {!r}, expected a number >= 0".format(path, metric, rate))
-    return Theme(rates)
+            problems.append("{}: xp_per_unit has {} skill {!r} (levelled: {}); ignored".format(
+                path, "a plain column, no level, for" if metric in METRIC_NAMES else "unknown", metric,
+                ", ".join(ACHIEVEMENTS)))
+        elif isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1e12:
+            problems.append("{}: xp_per_unit.{} is {!r}, expected a number >= 0; using {:g}".format(
+                path, metric, rate, DEFAULT_XP[metric]))
+        else:
+            good[metric] = rate
+    return Theme(good, problems)
 
 
 def humanize(value, memory=False):
@@ -97,6 +130,8 @@ def humanize(value, memory=False):
     in MB) in binary units: 512M, 1.5G, 742T."""
     if not value:
         return "0"
+    if value < 0.005:       # a nonzero value never reads as 0
+        return "<0.01"
     step, suffixes = (1024.0, "MGTPE") if memory else (1000.0, " kMGTPE")
     index = 0
     while value >= 999.5 and index < len(suffixes) - 1:
@@ -119,9 +154,19 @@ def cell_text(metric, counters):
     return humanize(value_of(metric, counters), memory=metric in MEMORY)
 
 
-def xp_text(metric, value):
-    """A value as XP with its unit for the detail line, spelled like the hiscores: '1.23e3 GPU-h'."""
+def amount_text(metric, value):
+    """A value with its unit for the detail line: '1,234 GPU-h', '4.5 h', '12 jobs', '1.5 GB requested'."""
     if metric in MEMORY:
-        return humanize(value, memory=True) + "B"
-    mantissa, _, exponent = "{:.3g}".format(value).partition("e")
-    return "{}{} {}".format(mantissa, "e" + str(int(exponent)) if exponent else "", UNITS[metric])
+        return "{}B {}".format(humanize(value, memory=True), UNITS[metric]).replace("<0.01B", "<0.01 MB")
+    if value and value < 0.005:
+        text = "<0.01"
+    elif value >= 100 or value == int(value):
+        text = "{:,.0f}".format(value)
+    else:
+        text = "{:.3g}".format(value)
+    return "{} {}".format(text, UNITS[metric])
+
+
+def xp_text(xp):
+    """XP the way the hiscores print it: exact, with thousands separators."""
+    return "{:,}".format(xp)

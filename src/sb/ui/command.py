@@ -7,7 +7,7 @@ from sb.ui import screen, tui
 
 
 def run(args, settings, clock, env, out, err):
-    session = tui.open_session(args, settings, clock)
+    session = tui.open_session(args, settings, clock, env)
     color = screen.color_wanted(args.no_color, env)
     if args.json:
         rows = session.rows()[:args.limit]
@@ -22,18 +22,21 @@ def run(args, settings, clock, env, out, err):
             env.get("TERM", "")), file=err)
         backend = "ansi"
     if backend == "ansi" or not interactive:
-        screen.print_board(session, out, 50 if args.limit is None else args.limit, color,
-                           screen.locale_glyphs(out), screen.terminal_width(out))
+        escapes = out.isatty() and env.get("TERM", "") not in ("", "dumb")     # a dumb terminal gets plain text
+        screen.print_board(session, out, 50 if args.limit is None else args.limit, color and escapes,
+                           screen.locale_glyphs(out), screen.output_width(args.width, env, out), escapes)
         return _report_problems(session, err)
     if backend == "textual":
         if tui.textual_available():
             from sb.ui import textual_board
             return textual_board.run(session, args.refresh_sec)
-        print("slurm-sb tui: textual needs Python 3.9+ and `pip install textual`; showing the curses board", file=err)
+        notice = "textual needs Python 3.9+ and `pip install textual`; showing the curses board"
+        print("slurm-sb tui: " + notice, file=err)
+        session.view.message = notice       # the alternate screen hides stderr until the board closes
     return screen.run_curses(session, args.refresh_sec, color)
 
 
 def _report_problems(session, err):
-    for problem in sorted(session.scores.problems.values()):
+    for problem in sorted(session.scores.problems.values()) + list(session.theme.problems):
         print("slurm-sb tui: warning: " + problem, file=err)
     return 0

@@ -3,7 +3,9 @@ draw what view.frame laid out."""
 import contextlib
 import locale
 import os
+import select
 import shutil
+import signal
 import time
 
 from sb.ui.view import frame, natural_width, plain
@@ -69,14 +71,29 @@ def ansi_lines(lines, color):
     return out
 
 
-def print_board(session, out, limit, color, glyphs, width=None):
-    """The board once, as a table without key hints: every column when piped, the terminal's width on one."""
+def print_board(session, out, limit, color, glyphs, width=None, escapes=None):
+    """The board once, as a table without key hints, `width` wide (every column when None); escapes
+    (bold, colour when `color`) only on a terminal that understands them."""
     session.view.cursor = -1
     scene = session.scene()
+    if scene.rows and limit < len(scene.rows) and not limit:
+        scene = scene._replace(empty="--limit 0: no rows printed of {:,} players".format(len(scene.rows)))
     scene = scene._replace(rows=scene.rows[:limit])
-    lines = frame(scene, session.view, width or natural_width(scene), 0, glyphs, printing=True)
-    text = ansi_lines(lines, color) if out.isatty() else plain(lines)
+    lines = frame(scene, session.view, width or natural_width(scene, glyphs), 0, glyphs, printing=True)
+    escapes = out.isatty() if escapes is None else escapes
+    text = ansi_lines(lines, color) if escapes else plain(lines)
     out.write("\n".join(line.rstrip() for line in text) + "\n")
+
+
+def output_width(flag, env, out):
+    """The printed table's width: --width, else $COLUMNS (what `watch` and shells set), else the terminal's,
+    else None (as wide as every column needs)."""
+    if flag:
+        return max(flag, 30)
+    columns = env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), 30)
+    return terminal_width(out)
 
 
 # ---- curses ------------------------------------------------------------------------------------
@@ -102,10 +119,44 @@ def run_curses(session, refresh_sec, color, glyphs=None):
     except locale.Error:    # an unknown locale: carry on in "C" (ASCII borders)
         pass
     glyphs = glyphs or locale_glyphs()
+    del _HUNG_UP[:]
+    previous = signal.signal(signal.SIGHUP, _hang_up)
     try:
         return curses.wrapper(lambda screen: _loop(curses, screen, session, refresh_sec, color, glyphs))
     except KeyboardInterrupt:   # Ctrl-C is a normal way out of a full-screen tool; wrapper has restored the tty
         return 0
+    except _HangUp:             # the terminal closed: wrapper has put it back (if it is still there); quietly
+        return 0
+    except curses.error:
+        if _HUNG_UP:            # putting back a terminal that is gone can fail too: still quietly
+            return 0
+        raise
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+class _HangUp(Exception):
+    """SIGHUP: the terminal was closed."""
+
+
+_HUNG_UP = []
+
+
+def _terminal_gone(fd=0):
+    """True when the terminal we read keys from has hung up (poll says POLLHUP or POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return any(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _hang_up(signum, frame):
+    if _HUNG_UP:        # a second SIGHUP (the terminal's and its session's) while we are already leaving
+        return
+    _HUNG_UP.append(signum)
+    raise _HangUp()
 
 
 def _loop(curses, screen, session, refresh_sec, color, glyphs):
@@ -114,6 +165,7 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         curses.curs_set(0)
     screen.keypad(True)
     keys = _curses_keys(curses)
+    wheel = _mouse(curses)
     shown = None
     next_refresh = time.monotonic() + refresh_sec
     preloading = True
@@ -133,6 +185,8 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
             if preloading:
                 preloading = session.scores.preload()
                 continue
+            if _terminal_gone():    # closed without a SIGHUP (ignored, or not sent): reads would spin
+                _hang_up(signal.SIGHUP, None)
             session.refresh()
             next_refresh = time.monotonic() + refresh_sec
             continue
@@ -140,6 +194,13 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         if name == "RESIZE":
             curses.update_lines_cols() if hasattr(curses, "update_lines_cols") else None
             shown = None
+            continue
+        if name == "REPAINT":       # Ctrl-L: draw everything again, whatever the terminal shows
+            screen.clear()
+            shown = None
+            continue
+        if name == "MOUSE":
+            _click(curses, session, wheel, width, glyphs)
             continue
         if name and not session.press(name):
             return 0
@@ -158,12 +219,39 @@ def _draw(curses, screen, lines, styles):
     screen.refresh()
 
 
+def _mouse(curses):
+    """Ask for clicks and the wheel; the wheel's (up, down) button masks (ncurses' mouse version 2 has a
+    fifth button, which Python names from 3.10 only)."""
+    up = getattr(curses, "BUTTON4_PRESSED", 0)
+    down = getattr(curses, "BUTTON5_PRESSED", up << 5 if up == 0o200000 else 0)
+    with contextlib.suppress(curses.error, AttributeError):
+        curses.mousemask(curses.BUTTON1_PRESSED | curses.BUTTON1_CLICKED | up | down)
+        curses.mouseinterval(0)
+    return up, down
+
+
+def _click(curses, session, wheel, width, glyphs):
+    try:
+        _, x, y, _, state = curses.getmouse()
+    except curses.error:
+        return
+    if wheel[0] and state & wheel[0]:
+        session.wheel(-1)
+    elif wheel[1] and state & wheel[1]:
+        session.wheel(1)
+    elif state & (curses.BUTTON1_PRESSED | curses.BUTTON1_CLICKED):
+        session.click(x, y, width, glyphs)
+
+
 def _curses_keys(curses):
-    keys = {"\t": "TAB", "\n": "ENTER", "\r": "ENTER", "\x1b": "ESC", "\x7f": "BACKSPACE", "\b": "BACKSPACE"}
+    keys = {"\t": "TAB", "\n": "ENTER", "\r": "ENTER", "\x1b": "ESC", "\x7f": "BACKSPACE", "\b": "BACKSPACE",
+            "\x0c": "REPAINT", "\x15": "CTRL_U"}
+    for n in (1, 3, 4, 6, 10):
+        keys[curses.KEY_F0 + n] = "F{}".format(n)
     for name, code in (("UP", "KEY_UP"), ("DOWN", "KEY_DOWN"), ("LEFT", "KEY_LEFT"), ("RIGHT", "KEY_RIGHT"),
                        ("PGUP", "KEY_PPAGE"), ("PGDN", "KEY_NPAGE"), ("HOME", "KEY_HOME"), ("END", "KEY_END"),
                        ("BTAB", "KEY_BTAB"), ("ENTER", "KEY_ENTER"), ("BACKSPACE", "KEY_BACKSPACE"),
-                       ("RESIZE", "KEY_RESIZE")):
+                       ("RESIZE", "KEY_RESIZE"), ("MOUSE", "KEY_MOUSE")):
         if hasattr(curses, code):
             keys[getattr(curses, code)] = name
     return keys
@@ -180,12 +268,14 @@ def _curses_styles(curses, color):
             value |= attrs[name]
         return value
 
+    if curses.has_colors():
+        # curses.wrapper started colour, which paints every cell white on black: use the terminal's own
+        with contextlib.suppress(curses.error):
+            curses.start_color()
+            curses.use_default_colors()
     if not color or not curses.has_colors():
         return {style: attributes(entry[3]) for style, entry in PALETTE.items()}
-    curses.start_color()
     background = -1
-    with contextlib.suppress(curses.error):
-        curses.use_default_colors()
     rich = getattr(curses, "COLORS", 8) >= 256
     colours = {"black": curses.COLOR_BLACK, "red": curses.COLOR_RED, "green": 70 if rich else curses.COLOR_GREEN,
                "gold": 178 if rich else curses.COLOR_YELLOW}

@@ -3,13 +3,13 @@ Session as the curses board. Imported only when `textual` is installed on Python
 from textual.app import App
 from textual.widgets import DataTable, Footer, Static
 
-from sb.scores.skills import LABELS, METRIC_NAMES, cell_text
-from sb.ui.view import GLYPHS, HELP, WINDOW_TITLES, age_text
+from sb.scores.skills import ACHIEVEMENTS, LABELS, METRIC_NAMES, cell_text
+from sb.ui.view import GLYPHS, HINTS, WINDOW_TITLES, age_text, help_text, sort_title
 
 # Textual key names → the Session's key names
 KEYS = {"tab": "TAB", "shift+tab": "BTAB", "up": "UP", "down": "DOWN", "left": "LEFT", "right": "RIGHT",
         "pageup": "PGUP", "pagedown": "PGDN", "home": "HOME", "end": "END", "enter": "ENTER", "escape": "ESC",
-        "backspace": "BACKSPACE"}
+        "backspace": "BACKSPACE", "f1": "F1", "f3": "F3", "f4": "F4", "f6": "F6", "f10": "F10", "ctrl+u": "CTRL_U"}
 
 
 class Board(App):
@@ -23,9 +23,9 @@ class Board(App):
     DataTable > .datatable--header { color: #ffb83f; background: #3e3529; text-style: bold; }
     DataTable > .datatable--cursor { background: #5a4a2a; color: #ffff00; }
     """
-    BINDINGS = [("tab", "noop", "column"), ("s", "noop", "sort"), ("m", "noop", "skill"), ("w", "noop", "window"),
-                ("g", "noop", "cluster"), ("slash", "noop", "search"), ("f", "noop", "filter"),
-                ("r", "noop", "refresh"), ("q", "noop", "quit")]
+    # the same hints as the curses board's bottom line, for the footer (keys are handled in on_key)
+    BINDINGS = [({"Tab": "tab", "/": "slash", "?": "question_mark"}.get(key, key), "noop", what)
+                for key, what in HINTS]
 
     def __init__(self, session, refresh_sec):
         super().__init__()
@@ -68,12 +68,14 @@ class Board(App):
         session.height = max(self.size.height, 8)    # PgUp/PgDn move by about a screenful
         scene = session.scene()
         crown = GLYPHS["unicode"]["crown"]
-        ages = "  ".join("{} {}{}".format(c, "never polled" if a is None else age_text(a), " (stale)" if s else "")
-                         for c, a, s in scene.ages)
+        ages = "  ".join("{} {}{}".format(c, t or ("never polled" if a is None else age_text(a)),
+                                          " (stale)" if s else "") for c, a, s, t in scene.ages)
         arrow = "▼" if view.descending else "▲"
         info = "{} SLURM Scoreboard   {}   {}   ranked by {} {}   {} players   {}"
+        shown = [("filter ", view.filter_text), ("user ", scene.pattern), ("search ", view.search)]
+        extra = "".join("   {}{}".format(label, text) for label, text in shown if text)
         self.query_one("#info", Static).update(info.format(
-            crown, view.cluster, WINDOW_TITLES[view.window], view.sort, arrow, scene.count, ages))
+            crown, view.cluster, WINDOW_TITLES[view.window], sort_title(view.sort), arrow, scene.count, ages) + extra)
         table = self.query_one(DataTable)
         if self._filled != (scene.rows, view.sort, view.descending):    # Session keeps the same list until re-ranked
             self._filled = (scene.rows, view.sort, view.descending)
@@ -85,13 +87,17 @@ class Board(App):
                 cells = [("{} {:,}".format(crown, rank) if rank == 1 else "{:,}".format(rank)), user,
                          str(scene.theme.total_level(counters))]
                 cells += ["{} ({})".format(cell_text(m, counters), scene.theme.level(m, counters))
-                          for m in METRIC_NAMES]
+                          if m in ACHIEVEMENTS else cell_text(m, counters) for m in METRIC_NAMES]
                 table.add_row(*cells)
         if scene.rows:
             table.move_cursor(row=max(view.cursor, 0))
-        prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed,
-                  "help": "  ".join("{} {}".format(k, w) for k, w in HELP[1:12]) + "  (any key closes)"}.get(
-            view.mode, "")
+        prompt = {"search": "/" + view.typed, "filter": "Filter: " + view.typed}.get(view.mode, "")
+        if view.mode == "help":     # the help page, one entry a line, as the curses board shows it
+            lines = [text for text, _ in help_text(scene, max(self.size.width - 2, 40))]
+            top = max(0, min(view.help_top, len(lines) - 1))
+            prompt = "\n".join(lines[top:] + ["", "(q, Esc or ? closes; arrows scroll)"])
+        elif not scene.rows and scene.empty:
+            prompt = scene.empty
         self.query_one("#status", Static).update(prompt or view.message or (scene.problems[0] if scene.problems
                                                                              else ""))
 

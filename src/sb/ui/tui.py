@@ -8,25 +8,114 @@ from fractions import Fraction
 
 from sb.scores.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
 from sb.scores.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.ui.view import SORT_KEYS, Scene, View, body_height, scroll_top
+from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, scroll_top
+
+_WINDOW_WORDS = {"alltime": "all time", "30d": "the last 30 days", "365d": "the last 365 days"}
 
 # key name (as front ends report them) → action; printable keys are their own character.
 KEYMAP = {
-    "q": "quit", "Q": "quit", "TAB": "next_column", "RIGHT": "next_column", "BTAB": "previous_column",
+    "q": "quit", "Q": "quit", "F10": "quit", "F1": "help", "F3": "search", "F4": "filter", "F6": "sort",
+    "u": "me", "TAB": "next_column", "RIGHT": "next_column", "BTAB": "previous_column",
     "LEFT": "previous_column", "s": "sort", "m": "metric", "w": "window", "g": "cluster", "/": "search",
     "f": "filter", "r": "refresh", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
     "PGUP": "page_up", "PGDN": "page_down", " ": "page_down", "HOME": "home", "END": "end",
     "n": "next_match", "N": "previous_match", "ESC": "escape",
 }
+# in the help page: these scroll it, these close it; every other key is ignored there
+HELP_KEYS = {"UP": -1, "k": -1, "DOWN": 1, "j": 1, "PGUP": -10, "PGDN": 10, " ": 10, "HOME": -10 ** 6,
+             "END": 10 ** 6}
+HELP_CLOSE = ("q", "Q", "ESC", "?", "F1", "F10")
 STALE_POLLS = 3     # a cluster is stale when its last poll is older than this many poll intervals
 
 
-class Session:
+class Moves:
+    """The cursor's moves for a Session: rows, pages, ends, matches, yourself, and the mouse (it needs
+    rows(), view, height and _chosen from the Session)."""
+
+    def _me(self):
+        """Jump to yourself ($USER)."""
+        rows = self.rows()
+        at = next((n for n, row in enumerate(rows) if row[1] == self.me), None)
+        if at is None:
+            self.view.message = "you ({}) are not on this board".format(self.me) if self.me else \
+                "$USER is not set: who are you?"
+            return
+        self._move(at)
+
+    def click(self, x, y, width, glyphs="unicode"):
+        """A mouse click at screen cell (x, y): a column title sorts by it, a row selects it."""
+        if self.view.mode != "table":
+            return
+        ages_line = 1 if self.height >= 11 else 0
+        header = 3 + ages_line
+        if y == header:
+            key = column_at(self.scene(), self.view, width, x, glyphs)
+            if key:
+                self.view.column = SORT_KEYS.index(key)
+                self._sort()
+        elif header < y <= header + body_height(self.height):
+            index = scroll_top(self.view, len(self.rows()), body_height(self.height)) + y - header - 1
+            if index < len(self.rows()):
+                self._move(index)
+
+    def wheel(self, step):
+        """The mouse wheel: three rows a notch, or the help page."""
+        if self.view.mode == "help":
+            self.view.help_top = max(0, self.view.help_top + 3 * step)
+        elif self.view.mode == "table":
+            self._move(self.view.cursor + 3 * step)
+
+    def _move(self, to):
+        rows = self.rows()
+        self.view.cursor = max(0, min(to, len(rows) - 1))
+        if rows:
+            self._chosen = rows[self.view.cursor][1]
+        self._scroll()
+
+    def _scroll(self):
+        self.view.top = scroll_top(self.view, len(self.rows()), body_height(self.height))
+
+    def _up(self):
+        self._move(self.view.cursor - 1)
+
+    def _down(self):
+        self._move(self.view.cursor + 1)
+
+    def _page_up(self):
+        self._move(self.view.cursor - body_height(self.height))
+
+    def _page_down(self):
+        self._move(self.view.cursor + body_height(self.height))
+
+    def _home(self):
+        self._move(0)
+
+    def _end(self):
+        self._move(len(self.rows()) - 1)
+
+    def _next_match(self, step=1, start=None):
+        rows, text = self.rows(), self.view.search.lower()
+        if not text or not rows:
+            return
+        first = self.view.cursor + step if start is None else start
+        for offset in range(len(rows)):
+            index = (first + step * offset) % len(rows)
+            if text in rows[index][1].lower():
+                self._move(index)
+                return
+        self.view.message = "no user matches {!r}".format(self.view.search)
+
+    def _previous_match(self):
+        self._next_match(-1)
+
+
+class Session(Moves):
     """One open board: what is on disk, what the user asked to see, and the rows that makes."""
 
-    def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False):
+    def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False, me=None):
         self.scores, self.theme, self.view, self.clock = scores, theme, view, clock
-        self.poll_interval, self.pattern, self.tip = poll_interval, pattern, tip
+        self.poll_interval, self.pattern, self.tip, self.me = poll_interval, pattern, tip, me
+        self._chosen = None             # the selected user, kept while a window or filter does not show them
         self.clusters_filter = None     # clusters ALL sums, from the filter (None: every cluster)
         self.minimum = None             # (metric, smallest counter value), from the filter
         self.height = 24
@@ -71,9 +160,31 @@ class Session:
         for cluster in clusters:
             last = self.scores.data_time(cluster, self.view.window)
             age = None if last is None else now - last
-            ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval))
-        return Scene(rows, len(rows), self.table().counters, clusters, ages, sorted(self.scores.problems.values()),
-                     self.theme, self.tip, self._name_width)
+            ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval,
+                         self.scores.trouble(cluster)))
+        problems = sorted(self.scores.problems.values()) + list(self.theme.problems)
+        return Scene(rows, len(rows), self.table().counters, clusters, ages, problems, self.theme, self.tip,
+                     self._name_width, self.pattern, "" if rows else self.why_empty())
+
+    def why_empty(self):
+        """Why the board shows nobody: every player hidden by --user or the filter, or nobody with min_jobs."""
+        if self._eligible:
+            hiding = []
+            if self.pattern:
+                hiding.append("--user {!r}".format(self.pattern))
+            if self.minimum or self.clusters_filter:
+                hiding.append("the filter {!r}".format(self.view.filter_text))
+            return "no players: {} {} all {:,} players; f then Enter on an empty line clears".format(
+                " and ".join(hiding) or "the filter", "hide" if len(hiding) > 1 else "hides", len(self._eligible))
+        clusters = self.clusters()
+        if not clusters:
+            return "no players: no cluster left by the filter; f then Enter clears"
+        troubled = ["{} ({})".format(c, self.scores.trouble(c)) for c in clusters if self.scores.trouble(c)]
+        if troubled:
+            return "no players: cannot read {}; the message below (or on ?) says what to do".format(
+                ", ".join(troubled))
+        return "no players: nobody has {} or more jobs in {} on {}".format(
+            self.scores.min_jobs(clusters, self.view.window), _WINDOW_WORDS[self.view.window], "+".join(clusters))
 
     def refresh(self):
         """Re-read what changed on disk; True when the frame must be redrawn."""
@@ -88,8 +199,11 @@ class Session:
             self._type(key)
             return True
         view.message = ""
-        if view.mode == "help" and key not in ("q", "Q"):
-            view.mode = "table"
+        if view.mode == "help":
+            if key in HELP_CLOSE:
+                view.mode = "table"
+            elif key in HELP_KEYS:
+                view.help_top = max(0, view.help_top + HELP_KEYS[key])
             return True
         action = KEYMAP.get(key)
         if action == "quit":
@@ -105,12 +219,14 @@ class Session:
         self._next_column(-1)
 
     def _keeping_cursor(self, change):
-        """Change what is shown and keep the selected user selected, if they are still shown."""
+        """Change what is shown and keep the selected user selected: if a window or filter does not show
+        them, the first row is selected meanwhile, and they are again when a later change shows them."""
         rows = self.rows()
-        user = rows[self.view.cursor][1] if 0 <= self.view.cursor < len(rows) else None
+        if 0 <= self.view.cursor < len(rows) and rows[self.view.cursor][1] != self._chosen:
+            self._chosen = rows[self.view.cursor][1]
         change()
         rows = self.rows()
-        self.view.cursor = next((n for n, row in enumerate(rows) if row[1] == user), 0)
+        self.view.cursor = next((n for n, row in enumerate(rows) if row[1] == self._chosen), 0)
         self._scroll()
 
     def _sort(self):
@@ -147,56 +263,16 @@ class Session:
         self.view.message = "re-read the files"
 
     def _help(self):
-        self.view.mode = "help"
+        self.view.mode, self.view.help_top = "help", 0
 
     def _search(self):
         self.view.mode, self.view.typed = "search", ""
 
     def _filter(self):
-        self.view.mode, self.view.typed = "filter", self.view.filter_text
+        self.view.mode, self.view.typed = "filter", ""
 
     def _escape(self):
         self.view.search = ""
-
-    def _move(self, to):
-        self.view.cursor = max(0, min(to, len(self.rows()) - 1))
-        self._scroll()
-
-    def _scroll(self):
-        self.view.top = scroll_top(self.view, len(self.rows()), body_height(self.height))
-
-    def _up(self):
-        self._move(self.view.cursor - 1)
-
-    def _down(self):
-        self._move(self.view.cursor + 1)
-
-    def _page_up(self):
-        self._move(self.view.cursor - body_height(self.height))
-
-    def _page_down(self):
-        self._move(self.view.cursor + body_height(self.height))
-
-    def _home(self):
-        self._move(0)
-
-    def _end(self):
-        self._move(len(self.rows()) - 1)
-
-    def _next_match(self, step=1, start=None):
-        rows, text = self.rows(), self.view.search.lower()
-        if not text or not rows:
-            return
-        first = self.view.cursor + step if start is None else start
-        for offset in range(len(rows)):
-            index = (first + step * offset) % len(rows)
-            if text in rows[index][1].lower():
-                self._move(index)
-                return
-        self.view.message = "no user matches {!r}".format(self.view.search)
-
-    def _previous_match(self):
-        self._next_match(-1)
 
     def _type(self, key):
         """A key at the search or filter prompt."""
@@ -211,6 +287,8 @@ class Session:
             view.mode = "table"
         elif key == "BACKSPACE":
             view.typed = view.typed[:-1]
+        elif key == "CTRL_U":
+            view.typed = ""
         elif len(key) == 1 and key.isprintable():
             view.typed += key
         else:
@@ -228,6 +306,8 @@ class Session:
         def change():
             self.clusters_filter, self.minimum = clusters, minimum
             self.view.filter_text = text.strip()
+            if not text.strip():        # an empty filter clears everything that hides rows, --user too
+                self.pattern = None
         self._keeping_cursor(change)
 
 
@@ -270,19 +350,62 @@ def textual_available():
     return importlib.util.find_spec("textual") is not None
 
 
-def open_session(args, settings, clock):
+class UsageError(ValueError):
+    """A bad option value: the command line's fault (exit status 2), said in one line."""
+    usage = True
+
+
+# what --sort, --metric and the filter accept for a column: internal names and the titles on screen
+COLUMN_NAMES = dict(_BY_NAME, user="user", name="user", level="level", total="level")
+
+
+def column_named(text):
+    """'gpu-h', 'GPU-h', 'gpu_clock_hours', 'total' → the column's key; None when it names none."""
+    return COLUMN_NAMES.get(text.strip().lower())
+
+
+def check_root(root):
+    """Why a root cannot be shown, in words that tell the cases apart (ValueError), or None."""
+    clusters = os.path.join(root, "clusters")
+    if not os.path.isdir(root):
+        return "the root {} does not exist: check --root (or 'root' in the config)".format(root)
+    try:
+        names = os.listdir(clusters)
+    except FileNotFoundError:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    except OSError as err:
+        return "permission denied reading {} ({}): ask the collector's owner to make it group-readable".format(
+            clusters, err.strerror)
+    if not names:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    return None
+
+
+def open_session(args, settings, clock, env=None):
+    env = os.environ if env is None else env
+    problem = check_root(settings.root)
+    if problem:
+        raise ValueError(problem)
     scores = Scores(settings.root)
     if args.cluster != ALL and args.cluster not in scores.clusters:
-        raise ValueError("--cluster {}: no such cluster under {} (found: {})".format(
+        raise UsageError("--cluster {}: no such cluster under {} (found: {})".format(
             args.cluster, os.path.join(settings.root, "clusters"), ", ".join(scores.clusters) or "none"))
-    sort, _, order = (args.sort or args.metric).partition(":")
-    if sort not in SORT_KEYS or order not in ("", "asc", "desc"):
-        raise ValueError("--sort {}: expected COL[:asc|desc], COL one of {}".format(args.sort, ", ".join(SORT_KEYS)))
+    option = "--sort" if args.sort else "--metric"
+    name, _, order = (args.sort or args.metric).partition(":")
+    sort = column_named(name)
+    if sort is None or order not in ("", "asc", "desc") or (option == "--metric" and sort not in METRIC_NAMES):
+        raise UsageError("{} {}: expected {}, one of {}".format(
+            option, args.sort or args.metric, "COL[:asc|desc]" if args.sort else "a skill",
+            ", ".join(["user", "level"] * (option == "--sort") + [LABELS[m].lower() for m in METRIC_NAMES])))
     if not 0.2 <= args.refresh_sec <= 86400:
-        raise ValueError("--refresh-sec {}: expected seconds between 0.2 and 86400".format(args.refresh_sec))
+        raise UsageError("--refresh-sec {:g}: expected seconds between 0.2 and 86400".format(args.refresh_sec))
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit {}: expected 0 or more rows".format(args.limit))
     if not scores.clusters:
-        raise ValueError("no clusters under {}: check --root (or 'root' in the config); a collector's first poll "
-                         "creates them".format(os.path.join(settings.root, "clusters")))
+        raise ValueError("no cluster under {} has a leaderboard yet (agg/leaderboards): a collector's first poll "
+                         "writes them".format(os.path.join(settings.root, "clusters")))
     view = View(args.cluster, args.window, sort, order == "desc" if order else sort != "user")
     return Session(scores, load_theme(settings.root), view, clock, settings.poll_interval_sec, args.user,
-                   tip=sys.version_info >= (3, 9) and not textual_available())
+                   tip=sys.version_info >= (3, 9) and not textual_available(), me=env.get("USER"))

@@ -2,7 +2,8 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
-from sb.scores.skills import LABELS, LONG_NAMES, METRIC_NAMES, cell_text, value_of, xp_text
+from sb.scores.skills import ACHIEVEMENTS, LABELS, LONG_NAMES, METRIC_NAMES, amount_text, cell_text, level, value_of, \
+    xp_text, xp_to_next
 
 # The sortable columns in screen order; Tab walks them.
 SORT_KEYS = ("user", "level") + METRIC_NAMES
@@ -10,44 +11,62 @@ WINDOW_TITLES = {"alltime": "all time", "30d": "30 days", "365d": "365 days"}
 
 GLYPHS = {
     "unicode": dict(tl="┏", tr="┓", bl="┗", br="┛", h="━", v="┃", lt="┣", rt="┫", crown="♛", up="▲", down="▼",
-                    left="◀", right="▶", more="…", sep="·", caret="▏"),
+                    left="◀", right="▶", more="…", sep="·", caret="▏", sort_up="▲", sort_down="▼"),
+    # a letter-like arrow needs a space before it in a column title: "CPU-h v", not "CPU-hv"
     "ascii": dict(tl="+", tr="+", bl="+", br="+", h="=", v="|", lt="+", rt="+", crown="*", up="^", down="v",
-                  left="<", right=">", more="~", sep="-", caret="_"),
+                  left="<", right=">", more="~", sep="-", caret="_", sort_up=" ^", sort_down=" v"),
 }
-SKILL_WIDTH = 8         # "12.3k 78": humanized XP (at most 5) and the level
+SKILL_WIDTH = 8         # "12.3k 78": humanized value (at most 5) and the level
+PLAIN_WIDTH = 5         # a plain column (no level): the humanized value
 TOTAL_WIDTH = 5
 USER_WIDTH = (4, 12)    # a name column between these widths; longer names end in the `more` glyph
 MIN_WIDTH, MIN_HEIGHT = 30, 7
 
 HINTS = (("Tab", "column"), ("s", "sort"), ("m", "skill"), ("w", "window"), ("g", "cluster"), ("/", "search"),
-         ("f", "filter"), ("r", "refresh"), ("?", "help"), ("q", "quit"))
-TIP = "Tip: for a fancier UI: pip install textual && slurm-sb-tui --backend textual"
+         ("f", "filter"), ("u", "me"), ("r", "refresh"), ("?", "help"), ("q", "quit"))
+# the textual tip, longest first: the longest that fits whole is shown, or none
+TIPS = ("Tip: for a fancier UI: pip install textual && slurm-sb-tui --backend textual",
+        "Tip: pip install textual && slurm-sb-tui --backend textual",
+        "Tip: pip install textual, then --backend textual")
+TIP = TIPS[0]
 HELP = (
     ("Keys", ""),
     ("Tab Shift-Tab", "select the next / previous column (also Right / Left)"),
-    ("s", "sort by the selected column; again: reverse the order"),
+    ("s  F6", "sort by the selected column; again: reverse the order"),
     ("m", "rank by the next skill"),
     ("w", "window: all time, 30 days, 365 days"),
     ("g", "cluster: ALL (summed per user), then each cluster"),
-    ("/", "search as you type; Enter keeps it, n / N next / previous"),
-    ("f", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k"),
+    ("/  F3", "search as you type; Enter keeps it, n / N next / previous"),
+    ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k; f then Enter on an empty "
+              "line clears the filter and --user"),
+    ("u", "jump to yourself ($USER)"),
     ("r", "re-read the files now (done every --refresh-sec anyway)"),
-    ("arrows PgUp PgDn", "move; Home / End: first / last player"),
-    ("Esc", "clear the search; leave this help"),
-    ("q", "quit"),
+    ("Up Down  k j", "move one row; PgUp / PgDn (Space) a page"),
+    ("Home End", "first / last player"),
+    ("mouse", "click a title to sort, a row to select; the wheel scrolls"),
+    ("Ctrl-L", "repaint the screen; Ctrl-U clears a prompt"),
+    ("Esc", "clear the search"),
+    ("?  F1", "this help; q, Esc or ? closes it, arrows scroll it"),
+    ("q  F10", "quit (also Ctrl-C)"),
     ("", ""),
-    ("Skills", "each metric is a skill; its value is the XP (12.3k = 12,300)"),
-    ("Levels", "the small number after a value: 1-99 (Old School RuneScape curve)"),
-    ("Total", "a player's levels summed; XP per unit: <root>/ui/theme.json"),
+    ("Skills", "each metric is a skill; a cell is its value (12.3k = 12,300)"),
+    ("Levels", "the small number after a value: 1-99 (Old School RuneScape curve), for the achievements: "
+               "CPU-h, Elap-h, GPU-h, GPUel-h, Jobs, GPUjobs"),
+    ("Columns", "Fails, ReqMem, MaxRSS, AveRSS have no level: failing jobs or asking for memory never "
+                "raises one"),
+    ("Total", "the achievements' levels summed; XP per unit: <root>/ui/theme.json"),
     ("Memory", "sums over jobs, binary units (G = GiB)"),
     ("Rank", "standing on the sorted column; the crown marks number one"),
 )
 
-Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width")
+Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width pattern "
+                                        "empty")
+Scene.__new__.__defaults__ = (None, "")
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
 printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
-ages [(cluster, seconds or None, stale)], problem lines, the Theme, the textual tip, and the longest name
-among the rows (computed once per ranking, not per frame)."""
+ages [(cluster, seconds or None, stale, trouble)] (trouble: "" or what is wrong with its files), problem
+lines, the Theme, the textual tip, the longest name among the rows (computed once per ranking, not per
+frame), the --user pattern, and why there are no rows when there are none."""
 
 
 class View:
@@ -61,6 +80,7 @@ class View:
         self.search = ""
         self.filter_text = ""
         self.mode = "table"                     # table, search, filter or help
+        self.help_top = 0                       # the first help line shown
         self.typed = ""                         # the text at the search or filter prompt
         self.message = ""
 
@@ -71,34 +91,75 @@ def frame(scene, view, width, height, glyphs="unicode", printing=False):
     printing: the one-shot table instead, every row of the scene and no key hints; height is ignored."""
     g = GLYPHS[glyphs]
     if printing:
-        height = len(scene.rows) + 7
+        height = max(len(scene.rows), 1) + 7
     if width < MIN_WIDTH or height < MIN_HEIGHT:
-        text = "Terminal too small: {}x{}, need {}x{}".format(width, height, MIN_WIDTH, MIN_HEIGHT)
-        lines = [[(_fit(text, width), "warn")]] + [[(" " * width, "")] for _ in range(height - 1)]
-        return lines[:height]
+        return _too_small(width, height)
     inner = width - 2
     lines = [_top_border(g, inner), _boxed(g, _info(scene, view, g, inner), inner)]
     if height >= 11 or printing:
         lines.append(_boxed(g, _ages(scene, g, inner), inner))
     lines.append([(g["lt"] + g["h"] * inner + g["rt"], "frame")])
-    body = len(scene.rows) if printing else body_height(height)
+    body = max(len(scene.rows), 1) if printing else body_height(height)
+    help_lines = []
     if view.mode == "help":
-        lines.extend(_boxed(g, [(_fit(text, inner), style)], inner) for text, style in _help(body + 1, inner))
+        help_lines = help_text(scene, inner)
+        top = help_scroll(view, len(help_lines), body + 1)
+        shown = help_lines[top:top + body + 1]
+        shown += [("", "")] * (body + 1 - len(shown))
+        lines.extend(_boxed(g, [(_fit(text, inner), style)], inner) for text, style in shown)
     else:
-        columns = _visible_columns(scene, view, inner)
+        columns = _visible_columns(scene, view, inner, g)
         lines.append(_boxed(g, _header(columns, view, g), inner))
         top = scroll_top(view, len(scene.rows), body)
         for index in range(top, top + body):
             row = scene.rows[index] if index < len(scene.rows) else None
+            if row is None and index == 0 and scene.empty:
+                lines.append(_boxed(g, [(" " + scene.empty, "warn")], inner))
+                continue
             lines.append(_boxed(g, _row(row, scene, columns, view, g, index == view.cursor), inner))
-    lines.append(_bottom_border(scene, view, g, inner, body))
+    lines.append(_bottom_border(scene, view, g, inner, body, len(help_lines)))
     if printing:
         return lines
     lines.append(_prompt_or_hints(scene, view, g, width))
     if _tip_line(height):
         note = view.message or (scene.problems[0] if scene.problems else "")
-        lines.append([(_fit(note or (TIP if scene.tip else ""), width), "warn" if note else "tip")])
+        if note:
+            lines.append([(_fit(_shorten(note, width), width), "warn")])
+        else:
+            tip = next((t for t in TIPS if len(t) <= width), "") if scene.tip else ""
+            lines.append([(_fit(tip, width), "tip")])
     return lines
+
+
+def _too_small(width, height):
+    """The size message, wrapped on words over the lines there are, never cut mid-word when it can wrap."""
+    text = "Terminal too small: {}x{}, need {}x{}".format(width, height, MIN_WIDTH, MIN_HEIGHT)
+    wrapped = _wrap(text, width)
+    lines = [[(_fit(line, width), "warn")] for line in wrapped[:height]]
+    return lines + [[(" " * width, "")] for _ in range(height - len(lines))]
+
+
+def _wrap(text, width, indent=""):
+    """Words into lines of at most width characters (a word longer than that is cut)."""
+    lines, line = [], ""
+    for word in text.split():
+        candidate = (line + " " + word) if line else word
+        if len(candidate) <= width or not line:
+            line = candidate[:width] if not line else candidate
+        else:
+            lines.append(line)
+            line = (indent + word)[:width]
+    return lines + ([line] if line else [])
+
+
+def _shorten(text, width):
+    """A note for the bottom line: whole when it fits, else cut at a word with a pointer to the help page."""
+    if len(text) <= width:
+        return text
+    tail = " ... (? shows all)"
+    room = width - len(tail)
+    cut = text[:room + 1].rsplit(" ", 1)[0] if room > 0 else ""
+    return (cut[:room] + tail) if room > 0 else text[:width]
 
 
 def plain(lines):
@@ -117,6 +178,28 @@ def scroll_top(view, count, body):
     if view.cursor >= top + body:
         top = view.cursor - body + 1
     return max(0, min(top, max(count - body, 0)))
+
+
+def help_scroll(view, count, rows):
+    """The first help line to show: view.help_top, kept within the page."""
+    return max(0, min(view.help_top, count - rows))
+
+
+def help_text(scene, inner):
+    """The help page's lines [(text, style)]: problems first (whole, wrapped), then the keys and words."""
+    lines = []
+    if scene.problems:
+        lines.append((" Problems", "warn"))
+        for problem in scene.problems:
+            lines.extend(("  " + line, "warn") for line in _wrap(problem, max(inner - 4, 10), "  "))
+        lines.append(("", ""))
+    for key, what in HELP:
+        if not what:
+            lines.append((" " + key, "label"))
+            continue
+        for n, part in enumerate(_wrap(what, max(inner - 21, 20))):    # wrapped under its own column
+            lines.append(("  {:<18}{}".format("" if n else key, part), "value"))
+    return lines
 
 
 def _tip_line(height):
@@ -147,19 +230,26 @@ def _top_border(g, inner):
     return [(g["tl"] + left, "frame"), (title[:inner - len(left)], "title"), (g["h"] * rest + g["tr"], "frame")]
 
 
+def sort_title(key):
+    return "total level" if key == "level" else "name" if key == "user" else LONG_NAMES[key]
+
+
 def _info(scene, view, g, inner):
-    """Cluster, window, ranking skill and filter: each group whole or not at all, so a narrow terminal
-    drops the last ones rather than cutting a word."""
+    """Cluster, window, ranking skill, then what hides rows (filter, --user) and the search: each group whole
+    or not at all, so a narrow terminal drops the last ones rather than cutting a word."""
     arrow = g["down"] if view.descending else g["up"]
     cluster = view.cluster
     if view.cluster == "ALL" and len(scene.clusters) > 1:
         cluster = "ALL ({})".format("+".join(scene.clusters))
-    sort = "total level" if view.sort == "level" else "name" if view.sort == "user" else LONG_NAMES[view.sort]
     dot = " {} ".format(g["sep"])
     groups = [[(" " + cluster, "value")], [(dot, "dim"), (WINDOW_TITLES[view.window], "value")],
-              [(dot + "ranked by ", "label"), (sort + " " + arrow, "value")]]
+              [(dot + "ranked by ", "label"), (sort_title(view.sort) + " " + arrow, "value")]]
     if view.filter_text:
         groups.append([(dot + "filter ", "label"), (view.filter_text, "warn")])
+    if scene.pattern:
+        groups.append([(dot + "user ", "label"), (scene.pattern, "warn")])
+    if view.search and view.mode != "search":
+        groups.append([(dot + "search ", "label"), (view.search, "warn")])
     return _whole_groups(groups, inner)
 
 
@@ -175,14 +265,38 @@ def _whole_groups(groups, room):
 
 
 def _ages(scene, g, inner):
-    groups = [[(" Data:", "label")]]
-    for n, (cluster, age, stale) in enumerate(scene.ages):
-        text = " {} {}".format(cluster, "never polled" if age is None else age_text(age))
-        groups.append(([(" " + g["sep"], "dim")] if n else []) +
-                      [(text, "warn" if stale else "value")] + ([(" (stale)", "warn")] if stale else []))
-    if scene.problems:
-        groups.append([("  {} unreadable file(s), see below".format(len(scene.problems)), "warn")])
-    return _whole_groups(groups, inner)
+    """Each cluster's data age. Stale and unreadable clusters always show; when the line is full the others
+    give way to `+N more`."""
+    problems = "  {} unreadable file(s), see below".format(len(scene.problems)) if scene.problems else ""
+    pieces = []
+    for cluster, age, stale, trouble in scene.ages:
+        text = " {} {}".format(cluster, trouble or ("never polled" if age is None else age_text(age)))
+        bad = stale or bool(trouble)
+        pieces.append(([(text, "warn" if bad else "value")] + ([(" (stale)", "warn")] if stale else []), bad))
+    sep = [(" " + g["sep"], "dim")]
+
+    def line(chosen):
+        parts = [(" Data:", "label")]
+        for n in sorted(chosen):
+            parts += (sep if len(parts) > 1 else []) + pieces[n][0]
+        hidden = len(pieces) - len(chosen)
+        return parts + ([(" +{} more".format(hidden), "dim")] if hidden else [])
+
+    def size(parts):
+        return sum(len(text) for text, _ in parts)
+
+    shown = []
+    for bad in (True, False):
+        for n, (_, is_bad) in enumerate(pieces):
+            if is_bad == bad:
+                if size(line(shown + [n])) <= inner:
+                    shown.append(n)
+                elif not bad:
+                    break
+    parts = line(shown)
+    if problems and size(parts) + len(problems) <= inner:
+        parts.append((problems, "warn"))
+    return parts
 
 
 def age_text(seconds):
@@ -193,47 +307,76 @@ def age_text(seconds):
     return "just now"
 
 
-Column = collections.namedtuple("Column", "key title width")
+Column = collections.namedtuple("Column", "key title width gap")
 
 
-def natural_width(scene):
-    """The width that shows every column (what a pipe or cron mail gets)."""
-    fixed, _, _ = _visible_columns(scene, View(), 0)
-    return 2 + 3 + sum(c.width for c in fixed[:3]) + 2 + len(METRIC_NAMES) * (SKILL_WIDTH + 2)
-
-
-def _visible_columns(scene, view, inner):
-    """Rank, user and total level always; then as many skills as fit, scrolled so the selected one shows."""
+def _columns(scene, g):
+    """Every column, sized so that its title and the sort arrow fit: rank, user, total, then the skills."""
+    mark = len(g["sort_down"])
     rank_width = max(len("{:,}".format(scene.count)) + 1, 4)
-    user_width = min(max(scene.name_width, USER_WIDTH[0]), USER_WIDTH[1])
-    fixed = [Column("rank", "Rank", rank_width), Column("user", "User", user_width),
-             Column("level", "Total", TOTAL_WIDTH)]
-    room = inner - 3 - sum(c.width for c in fixed) - 2     # the leading space, two gaps; 2 for the arrow
-    fits = max(room // (SKILL_WIDTH + 2), 0)
-    first = 0
+    user_width = min(max(scene.name_width, USER_WIDTH[0] + mark), USER_WIDTH[1])
+    fixed = [Column("rank", "Rank", rank_width, 0), Column("user", "User", user_width, 1),
+             Column("level", "Total", TOTAL_WIDTH + mark, 1)]
+    skills = [Column(m, LABELS[m], max(SKILL_WIDTH, len(LABELS[m]) + mark), 2) if m in ACHIEVEMENTS else
+              Column(m, LABELS[m], max(PLAIN_WIDTH, len(LABELS[m]) + mark), 1) for m in METRIC_NAMES]
+    return fixed, skills
+
+
+def natural_width(scene, glyphs="unicode"):
+    """The narrowest width that shows every column."""
+    fixed, skills = _columns(scene, GLYPHS[glyphs])
+    return 2 + 1 + sum(c.gap + c.width for c in fixed + skills)
+
+
+def _visible_columns(scene, view, inner, g):
+    """Rank, user and total level always; then every skill when they fit, else as many as fit next to the
+    two scroll arrows, scrolled so that the selected one shows."""
+    fixed, skills = _columns(scene, g)
+    used = 1 + sum(c.gap + c.width for c in fixed)          # the leading space (or the left arrow)
+    if used + sum(c.gap + c.width for c in skills) <= inner:
+        return fixed + skills, False, False
+    room = inner - used - 2                                 # 2 for the right arrow
+    slots = [c.gap + c.width for c in skills]
     selected = SORT_KEYS[view.column]
-    if selected in METRIC_NAMES:
-        first = max(0, METRIC_NAMES.index(selected) - fits + 1)
-    shown = METRIC_NAMES[first:first + fits]
-    skills = [Column(m, LABELS[m], SKILL_WIDTH) for m in shown]
-    return fixed + skills, first > 0, first + fits < len(METRIC_NAMES)
+    chosen = METRIC_NAMES.index(selected) if selected in METRIC_NAMES else 0
+    first = 0
+    while first < chosen and sum(slots[first:chosen + 1]) > room:
+        first += 1
+    last = first
+    while last < len(skills) and sum(slots[first:last + 1]) <= room:
+        last += 1
+    if last == first:           # not even one skill fits: nothing is scrolled past
+        first = last = 0
+    return fixed + skills[first:last], first > 0, last < len(skills)
 
 
 def _header(columns, view, g):
     cells, left, right = columns
     parts = [(g["left"] if left else " ", "dim")]
-    for n, column in enumerate(cells):
+    for column in cells:
         title = column.title
         if column.key == view.sort:
-            title += g["down"] if view.descending else g["up"]
+            title += g["sort_down"] if view.descending else g["sort_up"]
         text = title.ljust(column.width) if column.key == "user" else title.rjust(column.width)
         style = "selected" if column.key == SORT_KEYS[view.column] else "head"
-        if n:
-            parts.append(("  " if column.key in METRIC_NAMES else " ", ""))
+        if column.gap:
+            parts.append((" " * column.gap, ""))
         parts.append((text, style))
     if right:
         parts.append((" " + g["right"], "dim"))
     return parts
+
+
+def column_at(scene, view, width, x, glyphs="unicode"):
+    """The sortable column whose title or cells are under screen column x (0-based), or None: for a click."""
+    cells = _visible_columns(scene, view, width - 2, GLYPHS[glyphs])[0]
+    at = 2      # the left border and the leading space
+    for column in cells:
+        at += column.gap
+        if at - column.gap <= x < at + column.width and column.key in SORT_KEYS:
+            return column.key
+        at += column.width
+    return None
 
 
 def _row(row, scene, columns, view, g, is_cursor):
@@ -245,9 +388,9 @@ def _row(row, scene, columns, view, g, is_cursor):
     first = rank == 1
     base = "cursor" if is_cursor else "gold" if first else "row"
     parts = [(" ", base)]
-    for n, column in enumerate(cells):
-        if n:
-            parts.append(("  " if column.key in METRIC_NAMES else " ", base))
+    for column in cells:
+        if column.gap:
+            parts.append((" " * column.gap, base))
         if column.key == "rank":
             number = "{:,}".format(rank)
             parts.append(((g["crown"] if first else " ") + number.rjust(column.width - 1),
@@ -258,23 +401,50 @@ def _row(row, scene, columns, view, g, is_cursor):
             parts.append((name.ljust(column.width), "match" if hit and not is_cursor else base))
         elif column.key == "level":
             parts.append((str(theme.total_level(counters)).rjust(column.width), base))
-        else:
-            parts.append((cell_text(column.key, counters).rjust(5), base))
+        elif column.key in ACHIEVEMENTS:
+            parts.append((cell_text(column.key, counters).rjust(column.width - 3), base))
             parts.append((" " + str(theme.level(column.key, counters)).rjust(2), base if is_cursor else "level"))
+        else:
+            parts.append((cell_text(column.key, counters).rjust(column.width), base))
     return parts
 
 
-def _bottom_border(scene, view, g, inner, body):
-    left = ""
-    if scene.rows and view.mode != "help" and 0 <= view.cursor < len(scene.rows):
-        rank, user = scene.rows[view.cursor]
-        counters = scene.counters(user)
-        metric = view.sort if view.sort in METRIC_NAMES else "clock_hours"
-        left = " #{:,} {}: {} XP, level {} ".format(rank, user, xp_text(metric, value_of(metric, counters)),
-                                                     scene.theme.level(metric, counters))
-    top = scroll_top(view, len(scene.rows), body)
-    right = " {}-{} of {:,} ".format(top + 1, min(top + body, len(scene.rows)), scene.count) \
-        if scene.rows else " no players " if view.mode != "help" else ""
+def detail_variants(scene, view, rank, user):
+    """The selected player's line the hiscores way, longest first: value with its unit, exact XP, level, XP
+    to the next level."""
+    counters, theme = scene.counters(user), scene.theme
+    who = "#{:,} {}".format(rank, user)
+    if view.sort == "level":
+        total = "total level {}".format(theme.total_level(counters))
+        return ["{}: {}, {} XP".format(who, total, xp_text(theme.total_xp(counters))), "{}: {}".format(who, total)]
+    metric = view.sort if view.sort in METRIC_NAMES else "clock_hours"
+    amount = amount_text(metric, value_of(metric, counters))
+    if metric not in ACHIEVEMENTS:
+        return ["{}: {}".format(who, amount)]
+    xp = theme.xp(metric, counters)
+    at = level(xp)
+    need = xp_to_next(xp)
+    to_next = ", {} XP to {}".format(xp_text(need), at + 1) if need is not None else ", max level"
+    full = "{}: {}, {} XP, level {}".format(who, amount, xp_text(xp), at)
+    return [full + to_next, full, "{}: {}, level {}".format(who, amount, at), "{}: level {}".format(who, at)]
+
+
+def _bottom_border(scene, view, g, inner, body, help_count=0):
+    left = right = ""
+    if view.mode == "help":
+        rows = body + 1
+        top = help_scroll(view, help_count, rows)
+        if help_count > rows:
+            right = " {}-{} of {} ".format(top + 1, min(top + rows, help_count), help_count)
+        left = " q Esc ? close "
+    else:
+        top = scroll_top(view, len(scene.rows), body)
+        right = " {}-{} of {:,} ".format(top + 1, min(top + body, len(scene.rows)), scene.count) \
+            if scene.rows else " no players "
+        if scene.rows and 0 <= view.cursor < len(scene.rows):
+            rank, user = scene.rows[view.cursor]
+            left = next((" {} ".format(text) for text in detail_variants(scene, view, rank, user)
+                         if len(text) + 2 + len(right) + 2 <= inner), "")
     if len(left) + len(right) + 2 > inner:
         left = ""
     fill = inner - 1 - len(left) - len(right)
@@ -299,14 +469,3 @@ def _prompt_or_hints(scene, view, g, width):
     parts = _whole_groups([parts] + last, width)
     used = sum(len(text) for text, _ in parts)
     return parts + [(" " * (width - used), "")]
-
-
-def _help(rows, inner):
-    lines = []
-    for key, what in HELP:
-        if not what:
-            lines.append((" " + key, "label"))
-        else:
-            lines.append(("  {:<18}{}".format(key, what), "value"))
-    lines = lines[:rows]
-    return lines + [("", "")] * (rows - len(lines))

@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import re
 
 import pytest
 
@@ -204,7 +205,8 @@ def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
         with open(path) as handle:
             text = handle.read()
         with open(path, "w") as handle:
-            handle.write(text.replace('[\n["bob"],\n[5]', '[\n["bob"],\n[{}]'.format(value)))
+            damaged = text.replace('[\n["bob"],\n[5]', '[\n["bob"],\n[{}]'.format(value))
+            handle.write(re.sub(r',"crc32":"[0-9a-f]{8}"', "", damaged))   # as a file without a checksum: the table check
         scores = Scores(root)
         assert scores.table(["hammer"], "alltime").counters("bob") == [0] * 10
         assert "damaged counter table" in "".join(scores.problems.values()), value

@@ -142,3 +142,31 @@ def test_doctor_lists_quarantined_files_and_months_owed(sandbox, tmp_path):
     code, out, err = sandbox.run("doctor", options=OPTS)
     assert "damaged file(s) kept as .bad: agg/rollups/daily/2024-02.json.bad" in out
     assert "waiting to be re-pulled from sacct: 2024-02" in out
+
+
+def test_a_damaged_leaderboard_is_rewritten_by_a_poll_with_nothing_new(sandbox, tmp_path):
+    filled(sandbox, tmp_path)
+    board = path(sandbox, "agg", "leaderboards", "alltime.json")
+    good = open(board, "rb").read()
+    open(board, "wb").write(good.replace(b'"jobs":[', b'"jobs":[\n', 1) if b'"jobs":[' in good
+                            else good[:-40] + good[-39:])                      # still JSON or not: crc fails
+    poll(sandbox)
+    assert os.path.exists(board + ".bad")
+    import re
+    strip = lambda data: re.sub(rb'"(asof|crc32)":"[^"]*"', b"", data)   # noqa: E731
+    assert strip(open(board, "rb").read()) == strip(good)
+
+
+def test_the_board_marks_a_cluster_whose_months_are_being_repaired(sandbox, tmp_path):
+    from sb.scores.board import Scores
+    filled(sandbox, tmp_path)
+    manifest_path = path(sandbox, "state", "manifest.json")
+    assert Scores(sandbox.root).trouble("hammer") == ""
+    from sb.store import manifest as manifest_file
+    from sb.store.layout import ClusterPaths
+    manifest = manifest_file.load(ClusterPaths(sandbox.root, "hammer"))
+    manifest["repull"] = {"2024-02": {"jobs": 10, "why": "x"}, "2024-03": {"jobs": 10, "why": "x"}}
+    open(manifest_path, "wb").write(manifest_file.to_json(manifest))
+    assert Scores(sandbox.root).trouble("hammer") == "repairing 2 months"
+    code, out, err = sandbox.run("tui", "--backend", "ansi", "--cluster", "hammer")
+    assert "repairing 2 months" in out

@@ -1,13 +1,27 @@
 """Rollups and user totals → the three leaderboard files, rebuilt only when something they show may have changed."""
 import json
-import os
 
-from sb.store.data import read_json_or_none
-from sb.store.files import atomic_write
+from sb.collect import heal
+from sb.store.data import Damaged, read_json_or_none
+from sb.store.files import atomic_write, read_bytes
 from sb.store.layout import WINDOWS
 from sb.store.leaderboards import board_json
 from sb.store.rollups import window_totals
+from sb.store.seal import unseal
 from sb.timeutil import DAY
+
+
+def _intact(engine, path):
+    """The board file is there and its checksum holds; a damaged one is quarantined (kept as .bad)."""
+    data = read_bytes(path)
+    if data is None:
+        return False
+    try:
+        unseal(data, path)
+        return True
+    except ValueError as err:
+        heal.quarantine(engine, Damaged(path, err))
+        return False
 
 
 def write_boards(engine):
@@ -22,7 +36,7 @@ def write_boards(engine):
     today = int(now) // DAY
     stamp = {"cluster": s.cluster, "day": today, "min_jobs": s.min_jobs, "board_top": s.board_top}
     if read_json_or_none(paths.boards_stamp) == stamp and all(
-            os.path.exists(paths.board(filename)) for _, filename, _ in WINDOWS):
+            _intact(engine, paths.board(filename)) for _, filename, _ in WINDOWS):
         return
     for window, filename, days in WINDOWS:
         totals = ({user: data.user(user) for user in data.users_on_disk()} if days is None else

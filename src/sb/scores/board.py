@@ -11,6 +11,7 @@ from sb.optout import read_optout_file
 from sb.scores.skills import COLUMN_OF
 from sb.store.counters import COLUMNS, WIDTH, to_metrics
 from sb.store.layout import WINDOWS, ClusterPaths
+from sb.store.seal import unseal
 from sb.timeutil import iso_utc
 
 WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)
@@ -47,10 +48,24 @@ class Scores:
         return sorted(found)
 
     def trouble(self, cluster):
-        """What is wrong with the files of this cluster read so far: "unreadable", "damaged file" or ""."""
+        """What is wrong with the files of this cluster read so far: "unreadable", "damaged file", the
+        collector's self-healing at work ("repairing 2 months", "1 month kept short") or ""."""
         prefix = os.path.join(self.root, "clusters", cluster) + os.sep
         kinds = {kind for path, kind in self._trouble.items() if path.startswith(prefix)}
-        return "unreadable" if "unreadable" in kinds else "damaged file" if kinds else ""
+        if kinds:
+            return "unreadable" if "unreadable" in kinds else "damaged file"
+        return self._healing(cluster)
+
+    def _healing(self, cluster):
+        manifest = self._read(self._cluster_paths(cluster).manifest, _parse_json)
+        if not isinstance(manifest, dict):
+            return ""
+        owed, kept = manifest.get("repull") or {}, manifest.get("kept") or {}
+        if owed:
+            return "repairing {} month{}".format(len(owed), "s" if len(owed) > 1 else "")
+        if kept:
+            return "{} month{} kept short".format(len(kept), "s" if len(kept) > 1 else "")
+        return ""
 
     def refresh(self):
         """Stat every file read so far (and look for new clusters); True when anything changed."""
@@ -215,7 +230,7 @@ def _first_denied(path):
 def _parse_json(path):
     try:
         with open(path, "rb") as handle:
-            return json.loads(handle.read().decode("utf-8"))
+            return json.loads(unseal(handle.read(), path).decode("utf-8"))
     except PermissionError:
         raise
     except OSError as err:

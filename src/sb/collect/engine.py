@@ -11,12 +11,11 @@ import os
 import shlex
 import time
 
-from sb.collect import commit, cursor as cursor_file, sacct as sacct_mod
+from sb.collect import commit, cursor as cursor_file, sacct as sacct_mod, seen
 from sb.collect.errors import CollectorError
 from sb.collect.intake import Intake
 from sb.collect.jobs import FIELDS, fold_jobs
 from sb.collect.pacing import Pacer
-from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
 from sb.store.data import ClusterData
 from sb.store.files import atomic_write, recover
@@ -158,12 +157,14 @@ class Engine:
         commit.commit(self, intake, None, 0, with_cursor=False, piece=True)
         intake.next_piece()
 
-    def load_seen(self, month):
-        try:
-            return SeenMonth.open(month, self.paths.seen(month), self.s.bloom_fp_rate)
-        except (ValueError, KeyError, TypeError) as err:
-            raise CollectorError("{} is damaged ({}); restore it from backup, or quarantine that month "
-                                 "before re-reading it".format(self.paths.seen(month), err))
+    def load_seen(self, key):
+        """The seen file holding identity `key` (its Submit month). Files of the format before 3 are
+        first upgraded in a transaction of their own (seen.upgrade; a directory listing when there are
+        none). A damaged file raises seen.Damaged, naming it."""
+        if not self.dry_run and seen.upgrade(self.paths) and (self.verbose or self.interactive):
+            self.say("{}: dedupe files upgraded to format 3 (by Submit month)".format(self.s.cluster))
+        month = seen.shard_of(key)
+        return seen.SeenShard.open(month, self.paths.seen(month))
 
     # ---- failures, cursor-only steps, what is said --------------------------------------------
 

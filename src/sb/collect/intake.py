@@ -44,22 +44,23 @@ class Intake:
             if optout(job.user):
                 report.add("opted_out")
                 continue
-            day = (job.key & 0xFFFFFFFF) // DAY   # the Submit day: one dict look-up picks the seen file
+            key = job.key
+            day = (key & 0xFFFFFFFF) // DAY   # the Submit day: one dict look-up picks the seen file
             seen = shards.get(day)
             if seen is None:
-                seen = shards[day] = self._seen_shard(job.key)
+                seen = shards[day] = self._seen_shard(key)
             if job.user == self.recount:
-                if job.key in self.recounted:
+                if key in self.recounted:
                     report.add("already_counted")
                     continue
-                self.recounted.add(job.key)
-                if job.key not in seen:
-                    seen.add(job.key)
-            elif job.key in seen:
+                self.recounted.add(key)
+                if key not in seen:
+                    seen.add(key)
+            elif key in seen:
                 report.add("already_counted")
                 continue
             else:
-                seen.add(job.key)
+                seen.add(key)
             self.batch.add(job)
             if piece and self.batch.jobs >= piece:
                 self.c.commit_piece(self)

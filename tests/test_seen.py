@@ -441,3 +441,22 @@ def test_a_damaged_seen_file_stops_the_run_with_one_line_naming_it(sandbox):
     code, out, err = sandbox.run("backfill", "--since", "2024-04", now=iso(T0), options=opts)
     assert code == 1 and err.count("\n") == 1 and "submit-2024-04.seen" in err and "checksum" in err, err
     assert open(path, "rb").read() == bytes(data)
+
+
+def test_a_damaged_format_1_file_stops_the_upgrade_naming_it(tmp_path):
+    paths, _ = old_root(tmp_path)
+    path = paths.legacy_seen("2023-12")
+    with open(path, "wb") as handle:     # Submit deltas that run below zero: a record no release wrote
+        handle.write(write_v1([key(5, 10), key(6, 3)])[:-1] + b"x")
+    with pytest.raises(Damaged, match="2023-12.bloom"):
+        seen_mod.upgrade(paths)
+    bad = write_v1([key(5, 10), key(6, 3)])
+    header_end = bad.index(b"\n", len(legacy_seen.MAGIC_V1)) + 1
+    m = json.loads(bad[len(legacy_seen.MAGIC_V1):header_end])["m"]
+    ids = array("Q", [5, 1])
+    submits = array("q", [10, -20])                  # Submit 10 - 20 < 0
+    with open(path, "wb") as handle:
+        handle.write(bad[:header_end + (m + 7) // 8] + zlib.compress(ids.tobytes() + submits.tobytes()))
+    with pytest.raises(Damaged, match="out of range"):
+        seen_mod.upgrade(paths)
+    assert len([n for n in os.listdir(paths.seen_dir) if n.endswith(".bloom")]) == 4

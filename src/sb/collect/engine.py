@@ -161,8 +161,10 @@ class Engine:
         """The seen file holding identity `key` (its Submit month). Files of the format before 3 are
         first upgraded in a transaction of their own (seen.upgrade; a directory listing when there are
         none). A damaged file raises seen.Damaged, naming it."""
-        if not self.dry_run and seen.upgrade(self.paths) and (self.verbose or self.interactive):
-            self.say("{}: dedupe files upgraded to format 3 (by Submit month)".format(self.s.cluster))
+        upgraded = 0 if self.dry_run else seen.upgrade(self.paths)
+        if upgraded and (self.verbose or self.interactive):
+            self.say("{}: {} seen file(s) by End month upgraded to format 3 (by Submit month)".format(
+                self.s.cluster, upgraded))
         month = seen.shard_of(key)
         return seen.SeenShard.open(month, self.paths.seen(month))
 

@@ -466,8 +466,11 @@ class _Legacy:
         ids, submits = array("Q"), array("q")
         ids.frombytes(raw[:8 * count])
         submits.frombytes(raw[8 * count:])
+        ids, submits = list(accumulate(ids)), list(accumulate(submits))
+        if count and not (max(ids) < 1 << 32 and 0 <= min(submits) and max(submits) <= _SUBMIT):
+            raise ValueError("exact record holds job ids or Submits out of range")
         self.whole = {}
-        for key in sorted(i << 32 | s for i, s in zip(accumulate(ids), accumulate(submits))):
+        for key in sorted(i << 32 | s for i, s in zip(ids, submits)):
             self.whole.setdefault(key >> BLOCK_SHIFT, []).append(key)
 
     def blocks(self):

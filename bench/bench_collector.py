@@ -13,13 +13,13 @@ Sections (numbers match the printed table):
      -S/-E of the month) is saved once, so 1-3 read identical bytes.
   1  bare loop: `for line in f: line.split(DELIMITER)` over that file.
   2  parse+fold: sb.collect.jobs.fold_jobs over the same file.
-  3  hot path: fold_jobs + dedupe into a fresh SeenMonth + Batch.add, i.e. collect.intake.Intake.take with
+  3  hot path: fold_jobs + dedupe into fresh SeenShards + Batch.add, i.e. collect.intake.Intake.take with
      no opt-outs and no commit (no file writes); ratio to the bare loop.
   4  end to end: `slurm-sb backfill` of the month through the fake sacct, in a subprocess; wall time,
      CPU and peak RSS of the collector process alone (getrusage(RUSAGE_SELF) taken inside it), the
      fake sacct's CPU separately (RUSAGE_CHILDREN), and /usr/bin/time -v's max RSS of the process tree.
-  5  dedupe footprint: bytes of state/seen/2024-01.bloom per job; `key in seen` cost per key for
-     present and absent keys on a SeenMonth loaded from that file.
+  5  dedupe footprint: bytes of the seen files per job (state/seen/submit-*.seen); `key in seen` cost per
+     key for present and absent keys on a SeenShard opened from submit-2024-01.seen.
   6  re-runs on the filled root: the same backfill command again, and a re-read of the month
      (`backfill --since 2024-01 --until 2024-01`: every job read again, all already counted).
 """
@@ -189,20 +189,20 @@ def parse_fold(path, delimiter, failure_states, sb):
 class _NoFiles:
     """What collect.intake.Intake asks of its engine, minus the files: nobody opted out, no month seen yet."""
 
-    def __init__(self, sb, fp_rate):
-        self.sb, self.fp_rate = sb, fp_rate
+    def __init__(self, sb):
+        self.sb = sb
 
     @staticmethod
     def optout(user):
         return False
 
-    def load_seen(self, month):
-        return self.sb.seen.SeenMonth(month, self.fp_rate)
+    def load_seen(self, key):
+        return self.sb.seen.SeenShard(self.sb.seen.shard_of(key))
 
 
-def hot_path(path, delimiter, failure_states, fp_rate, sb):
+def hot_path(path, delimiter, failure_states, sb):
     """The product's own collect.intake.Intake over fold_jobs, as a full backfill runs it, minus the commit."""
-    intake = sb.intake.Intake(_NoFiles(sb, fp_rate))
+    intake = sb.intake.Intake(_NoFiles(sb))
     with open_text(path) as f:
         intake.take(sb.jobs.fold_jobs(f, delimiter, intake.report, failure_states))
     return intake.batch, intake.seen, intake.report
@@ -304,38 +304,33 @@ class Runner:
 # ---- dedupe footprint ------------------------------------------------------------------------------
 
 def seen_file_parts(data, sb):
-    """(header, bytes of magic + header + index, Bloom bytes, exact record bytes) of a format 2 seen file."""
-    magic = sb.seen.MAGIC
-    newline = data.index(b"\n", len(magic))
-    header = json.loads(data[len(magic):newline].decode())
-    head = newline + 1 + sb.seen.ENTRY.size * header["blocks"]
-    entries = list(sb.seen.ENTRY.iter_unpack(data[newline + 1:head]))
-    bloom = sum((m + 7) // 8 for _, _, m, _, _ in entries)
-    return header, head, bloom, sum(exact for _, _, _, exact, _ in entries)
+    """(blocks, identities, bytes of magic + header + index) of a format 3 seen file; the rest is payloads."""
+    seen = sb.seen
+    _, blocks, identities, _ = seen.HEAD.unpack_from(data, len(seen.MAGIC))
+    return blocks, identities, len(seen.MAGIC) + seen.HEAD.size + seen.ENTRY.size * blocks
 
 
-def lookups(path, fp_rate, keys, sb):
-    """Per-key lookup costs on a SeenMonth opened from the month's file, as the collector opens it.
+def lookups(path, keys, sb):
+    """Per-key lookup costs on a SeenShard opened from the month's file, as the collector opens it.
 
     present, in job id order: how a sacct stream meets them (each block decoded once);
     present, random order: the worst case (blocks evicted from the 64-block cache and decoded again);
     absent: keys of the month's job ids with another Submit (a requeued run), random order, so they land
-    in existing blocks and the blocks' Bloom filters answer them."""
+    in existing blocks (decoded, then one bit test and one compare each)."""
     gc.collect()
     began = time.perf_counter()
-    seen = sb.seen.SeenMonth.open(MONTH, path, fp_rate)
+    seen = sb.seen.SeenShard.open(MONTH, path)
     loaded = time.perf_counter()
     assert keys["random"][0] in seen  # the first hit decodes one block
     decoded = time.perf_counter()
     figures = {"load": loaded - began, "decode": decoded - loaded}
     for name in ("ordered", "random", "absent"):
         seen.close()
-        seen = sb.seen.SeenMonth.open(MONTH, path, fp_rate)   # cold caches for each figure
+        seen = sb.seen.SeenShard.open(MONTH, path)   # cold caches for each figure
         started = time.perf_counter()
         for key in keys[name]:
             key in seen  # noqa: B015 - the lookup is the measured work
         figures[name] = (time.perf_counter() - started) / len(keys[name])
-    figures["passed"] = sum(1 for key in keys["absent"] if seen.maybe(key))
     seen.close()
     return figures
 
@@ -421,11 +416,9 @@ def bench(args, work):
     import sb.collect.jobs
     import sb.collect.sacct
     import sb.collect.seen
-    import sb.config
     import sb.timeutil
     sb_mods = types.SimpleNamespace(intake=sb.collect.intake, jobs=sb.collect.jobs, sacct=sb.collect.sacct,
                                     seen=sb.collect.seen, timeutil=sb.timeutil)
-    fp_rate = sb.config.KEYS["bloom_fp_rate"][0]
     failure_states = sb.collect.jobs.DEFAULT_FAILURE_STATES
     started = time.perf_counter()
 
@@ -453,7 +446,7 @@ def bench(args, work):
         t_bare.append(timed(bare_loop, text, sb.collect.sacct.DELIMITER)[0])
         seconds, (jobs_folded, report) = timed(parse_fold, text, layout, failure_states, sb_mods)
         t_fold.append(seconds)
-        seconds, (batch, seen, hot_report) = timed(hot_path, text, layout, failure_states, fp_rate, sb_mods)
+        seconds, (batch, seen, hot_report) = timed(hot_path, text, layout, failure_states, sb_mods)
         t_hot.append(seconds)
         counted = batch.jobs
         del batch, seen
@@ -466,7 +459,7 @@ def bench(args, work):
     table.add("  lines/s", [lines / t for t in t_fold], "lines/s")
     table.add("  jobs/s", [jobs_folded / t for t in t_fold], "jobs/s")
     table.add("  ratio to bare loop", ratios(t_fold, t_bare), "x", ".2f")
-    table.section("3 hot path  fold_jobs + SeenMonth dedupe + Batch.add")
+    table.section("3 hot path  fold_jobs + SeenShard dedupe + Batch.add")
     table.add("  lines/s", [lines / t for t in t_hot], "lines/s")
     table.add("  jobs/s", [counted / t for t in t_hot], "jobs/s")
     table.add("  time", t_hot, "s", ".3f")
@@ -505,36 +498,40 @@ def bench(args, work):
                   "max of collector and fake sacct")
         table.add("  jobs/s (new jobs / wall)", [r["new"] / r["wall"] for r in first if r["new"]], "jobs/s")
 
-        seen_path = os.path.join(root, "clusters", CLUSTER, "state", "seen", MONTH + ".bloom")
+        seen_dir = os.path.join(root, "clusters", CLUSTER, "state", "seen")
+        names = sorted(n for n in os.listdir(seen_dir) if n.endswith(".seen"))
+        all_bytes = sum(os.path.getsize(os.path.join(seen_dir, n)) for n in names)
+        seen_path = os.path.join(seen_dir, "submit-{}.seen".format(MONTH))
         with open(seen_path, "rb") as handle:
             data = handle.read()
-        header, head, bloom_bytes, exact_bytes = seen_file_parts(data, sb_mods)
+        blocks, n, head = seen_file_parts(data, sb_mods)
+        all_n = sum(seen_file_parts(open(os.path.join(seen_dir, name), "rb").read(), sb_mods)[1] for name in names)
         keys = set()
         with open_text(text) as f:
             for job in sb.collect.jobs.fold_jobs(f, layout, sb.collect.jobs.LineReport(), failure_states):
-                if sb.timeutil.month_of_epoch(job.end) == MONTH:
+                if sb.collect.seen.shard_of(job.key) == MONTH:
                     keys.add(job.key)
         keys = sorted(keys)
         rng = random.Random(args.seed)
         picked = rng.choices(keys, k=args.lookups)
         known = set(keys)
-        absent = [k + 1 for k in rng.choices(keys, k=args.lookups) if k + 1 not in known]
+        absent = [k + 1 for k in rng.choices(keys, k=args.lookups)
+                  if k + 1 not in known and sb.collect.seen.shard_of(k + 1) == MONTH]
         probe = {"ordered": sorted(picked), "random": picked, "absent": absent}
-        looks = [lookups(seen_path, fp_rate, probe, sb_mods) for _ in range(args.runs)]
-        n = header["n"]
-        table.section("5 dedupe  state/seen/{}.bloom: {:,} bytes for {:,} jobs in {:,} blocks (Bloom {:,} B, k={}; "
-                      "exact record {:,} B; header and index {:,} B)".format(
-                          MONTH, len(data), n, header["blocks"], bloom_bytes, header["k"], exact_bytes, head))
-        table.add("  file bytes per job", [len(data) / n], "B/job", ".2f",
-                  "Bloom {:.2f} + exact {:.2f} + index {:.2f}".format(bloom_bytes / n, exact_bytes / n, head / n))
+        looks = [lookups(seen_path, probe, sb_mods) for _ in range(args.runs)]
+        table.section("5 dedupe  {} seen file(s) (by Submit month): {:,} bytes for {:,} jobs; submit-{}.seen: {:,} "
+                      "bytes for {:,} jobs in {:,} blocks (header and index {:,} B)".format(
+                          len(names), all_bytes, all_n, MONTH, len(data), n, blocks, head))
+        table.add("  file bytes per job", [all_bytes / all_n], "B/job", ".2f",
+                  "submit-{}.seen alone: {:.2f}".format(MONTH, len(data) / n))
         table.add("  lookup, present key, id order", [x["ordered"] * 1e6 for x in looks], "us/key", ".2f",
                   "as a sacct stream meets them")
         table.add("  lookup, present key, random order", [x["random"] * 1e6 for x in looks], "us/key", ".2f",
                   "worst case: a block decode per cache miss")
         table.add("  lookup, absent key (other Submit)", [x["absent"] * 1e6 for x in looks], "us/key", ".2f",
-                  "{} of {:,} passed the Bloom".format(looks[-1]["passed"], len(absent)))
+                  "{:,} keys in the month's blocks".format(len(absent)))
         table.add("  open file (header + index)", [x["load"] * 1e3 for x in looks], "ms", ".2f")
-        table.add("  first hit: Bloom + decode one block", [x["decode"] * 1e3 for x in looks], "ms", ".2f")
+        table.add("  first hit: decode one block", [x["decode"] * 1e3 for x in looks], "ms", ".2f")
 
         table.section("6 re-runs on the filled root")
         table.add("  same backfill again: wall", [r["wall"] for r in again], "s", ".2f",
@@ -567,7 +564,7 @@ def bench(args, work):
         profiler = cProfile.Profile()
         gc.collect()
         profiler.enable()
-        hot_path(text, layout, failure_states, fp_rate, sb_mods)
+        hot_path(text, layout, failure_states, sb_mods)
         profiler.disable()
         print()
         print("cProfile of one hot path run (fold_jobs + dedupe + Batch.add), top 15 by tottime:")

@@ -4,11 +4,14 @@
     python3 bench/bench_storage.py [--months 36] [--clusters 6] [--users 5000] [--jobs-per-day 50000]
 
 Stdlib only. Writes one cluster's files with the product's own writers (sb.store.rollups daily_json,
-monthly_json and user_json, sb.store.leaderboards.board_json, sb.collect.seen.SeenMonth.write) into a temp directory,
-measures them, and multiplies by the number of clusters (every cluster has the same shape). Seen files
-are costly to build (a Bloom filter of every job), so one month's file is built with the full job count
-and its size is multiplied by the months; --seen-months N builds N of them to check that the size is
-steady. See bench/README.md for the activity model and the figures.
+monthly_json and user_json, sb.store.leaderboards.board_json, sb.collect.seen.SeenShard.write) into a temp
+directory, measures them, and multiplies by the number of clusters (every cluster has the same shape). Seen
+files are costly to build (every identity is a Python int on the way), so one month's jobs are built at the
+full job count, each identity filed under its Submit month as the collector files it (the month's long jobs
+reach into the month before), and the bytes per month of jobs are multiplied by the months; --seen-months N
+builds N months to check that the size is steady. Every file is read back and every identity looked up, so
+the figure is for files that hold exactly what was put in. See bench/README.md for the activity model and
+the figures.
 """
 import argparse
 import os
@@ -26,7 +29,7 @@ from sb.store.layout import WINDOWS  # noqa: E402
 from sb.store.leaderboards import board_json  # noqa: E402
 from sb.store.counters import add_into, zero  # noqa: E402
 from sb.store.rollups import daily_json, month_totals, monthly_json, user_json  # noqa: E402
-from sb.collect.seen import SeenMonth  # noqa: E402
+from sb.collect.seen import SeenShard, shard_of  # noqa: E402
 from sb.timeutil import DAY, month_start, next_month  # noqa: E402
 
 MB = 1e6
@@ -68,10 +71,12 @@ def write(path, data):
     return len(data)
 
 
-def seen_month(month, jobs, rng, fp_rate, first_id):
+def seen_month(month, jobs, rng, first_id):
     """A month's identities: mostly consecutive job ids (arrays, hets and requeues included), plus a tail of
-    long jobs with older ids, as a real month looks."""
-    seen = SeenMonth(month, fp_rate)
+    long jobs with older ids, as a real month looks. (The tail's ids are drawn from the ids before the
+    month's, with random Submits: in a run of several months some of them collide with the month before's
+    identities, which the seen files keep as requeue-like exceptions. Real ids collide less.)"""
+    keys = []
     submit = float(month_start(month) - DAY)
     gap = 30.0 * DAY / jobs
     job_id = first_id
@@ -79,10 +84,36 @@ def seen_month(month, jobs, rng, fp_rate, first_id):
         job_id += 1 if rng.random() < 0.97 else rng.randint(2, 5)      # ids are given at submit, in order
         submit += rng.expovariate(1 / gap)
         if rng.random() < 0.01:                                         # a long job submitted up to 14 d before
-            seen.add((first_id - rng.randint(1, jobs // 4 + 1)) << 32 | int(submit - rng.randint(1, 14 * DAY)))
+            keys.append((first_id - rng.randint(1, jobs // 4 + 1)) << 32 | int(submit - rng.randint(1, 14 * DAY)))
         else:
-            seen.add(job_id << 32 | int(submit))
-    return seen, job_id
+            keys.append(job_id << 32 | int(submit))
+    return keys, job_id
+
+
+def seen_files(work, months, jobs, rng):
+    """The seen files of `months` months of `jobs` jobs each, every identity filed under its Submit month:
+    (bytes, identities, files), after reading each file back and looking every identity up in it."""
+    shards, first_id, everything = {}, 1000000, set()
+    for month in months:
+        keys, first_id = seen_month(month, jobs, rng, first_id)
+        for key in keys:
+            shard = shards.get(shard_of(key))
+            if shard is None:
+                shard = shards[shard_of(key)] = SeenShard(shard_of(key))
+            shard.add(key)
+        everything.update(keys)
+    total = 0
+    for name, shard in sorted(shards.items()):
+        path = os.path.join(work, "submit-" + name + ".seen")
+        with open(path, "wb") as handle:
+            shard.write(handle)
+        total += os.path.getsize(path)
+        back = SeenShard.open(name, path)
+        assert back.count == len(shard.added) and all(key in back for key in sorted(shard.added)), name
+        assert not any((key + 1) in back for key in shard.added if key + 1 not in everything), name
+        back.close()
+        os.remove(path)
+    return total, len(everything), len(shards)
 
 
 def main(argv=None):
@@ -93,11 +124,11 @@ def main(argv=None):
     parser.add_argument("--jobs-per-day", type=int, default=50000, help="jobs ending per day per cluster")
     parser.add_argument("--monthly-active", type=float, default=0.6, help="share of users with a job in a month")
     parser.add_argument("--daily-active", type=float, default=0.25, help="share of a month's users active on a day")
-    parser.add_argument("--seen-months", type=int, default=1, help="seen files built at full size (default 1)")
+    parser.add_argument("--seen-months", type=int, default=1,
+                        help="months of jobs whose seen files are built at full size (default 1)")
     parser.add_argument("--keep-daily-months", type=int, default=13,
                         help="months of daily rollups a 365-day window needs (pruning figure)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--fp-rate", type=float, default=1e-4)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     began = time.time()
@@ -111,7 +142,7 @@ def main(argv=None):
 def run(args, rng, work, began):
     users = usernames(args.users, rng)
     months = month_names("2023-01", args.months)
-    sizes = {"daily": [], "monthly": [], "users": 0, "boards": 0, "seen": []}
+    sizes = {"daily": [], "monthly": [], "users": 0, "boards": 0}
     totals = {}
     daily_rows = 0
     for month in months:
@@ -138,18 +169,11 @@ def run(args, rng, work, began):
         sizes["boards"] += write(os.path.join(work, filename + ".json"),
                                  board_json(window, "hammer", 3, totals, time.time(), 100))
     seen_jobs = args.jobs_per_day * 30
-    first_id = 1000000
-    for month in months[:args.seen_months]:
-        seen, first_id = seen_month(month, seen_jobs, rng, args.fp_rate, first_id)
-        path = os.path.join(work, month + ".bloom")
-        with open(path, "wb") as handle:
-            seen.write(handle)
-        sizes["seen"].append((os.path.getsize(path), seen_jobs))
-        os.remove(path)
+    seen_total, seen_identities, seen_count = seen_files(work, months[:args.seen_months], seen_jobs, rng)
 
     c, n = args.clusters, args.months
-    seen_bytes = sum(s for s, _ in sizes["seen"]) / len(sizes["seen"])
-    seen_per_job = sum(s for s, _ in sizes["seen"]) / sum(j for _, j in sizes["seen"])
+    seen_bytes = seen_total / args.seen_months
+    seen_per_job = seen_total / seen_identities
     daily, monthly = sum(sizes["daily"]) * c, sum(sizes["monthly"]) * c
     kept = sum(sizes["daily"][-args.keep_daily_months:]) * c
     rows = [
@@ -164,8 +188,9 @@ def run(args, rng, work, began):
     print("model: {} months x {} clusters x {:,} users; {:.0%} of users active in a month, {:.0%} of those on "
           "a day (Zipf weights); {:,} jobs/day/cluster; seed {}".format(
               n, c, args.users, args.monthly_active, args.daily_active, args.jobs_per_day, args.seed))
-    print("one cluster: {:,} user-day rows in the daily rollups, {:,} users with data; seen file built for {} "
-          "month(s): {:.2f} B/job".format(daily_rows, len(totals), len(sizes["seen"]), seen_per_job))
+    print("one cluster: {:,} user-day rows in the daily rollups, {:,} users with data; seen files built for {} "
+          "month(s) of jobs ({:,} identities in {} Submit-month files, each read back and checked): {:.2f} "
+          "B/job".format(daily_rows, len(totals), args.seen_months, seen_identities, seen_count, seen_per_job))
     print()
     print("{:<52}{:>8}{:>14}{:>12}".format("kind", "files", "bytes", "MB"))
     for label, files, size in rows:

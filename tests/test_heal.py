@@ -56,7 +56,7 @@ def poll(sandbox, now="2024-04-05T00:10:00"):
 
 def test_a_deleted_seen_file_is_re_pulled_and_nothing_counts_twice(sandbox, tmp_path):
     db = filled(sandbox, tmp_path)
-    os.unlink(path(sandbox, "state", "seen", "2024-03.bloom"))
+    os.unlink(path(sandbox, "state", "seen", "submit-2024-03.seen"))
     out, err = poll(sandbox)
     assert "2024-03" in err and "re-pulled" in err
     assert_everything_exact(sandbox, db)
@@ -105,7 +105,7 @@ def test_a_re_pull_finding_fewer_jobs_keeps_the_last_good_data_and_marks_the_mon
     lines = open(db).read().splitlines(True)
     kept = [lines[0]] + [l for l in lines[1:] if not l.split("|")[17].startswith("1704")]  # drop early-Jan Ends
     sandbox.write_db("".join(kept))
-    os.unlink(path(sandbox, "state", "seen", "2024-01.bloom"))
+    os.unlink(path(sandbox, "state", "seen", "submit-2024-01.seen"))
     out, err = poll(sandbox)
     assert "past slurmdbd's retention" in err
     assert sandbox.monthly()["2024-01"] == before
@@ -119,7 +119,7 @@ def test_damage_everywhere_then_rebuild_and_polls_end_exact_with_the_bad_copies_
     """The issue's case: a monthly rollup, a seen file, a daily rollup and a user file at once."""
     db = filled(sandbox, tmp_path)
     open(path(sandbox, "agg", "rollups", "monthly", "2024-02.json"), "w").write("{garbage")
-    os.unlink(path(sandbox, "state", "seen", "2024-01.bloom"))
+    os.unlink(path(sandbox, "state", "seen", "submit-2024-01.seen"))
     open(path(sandbox, "agg", "rollups", "daily", "2024-03.json"), "w").write("")
     victim = sorted(os.listdir(path(sandbox, "agg", "users")))[-1]
     open(path(sandbox, "agg", "users", victim), "w").write("[]")

@@ -8,6 +8,8 @@ from sb.timeutil import month_of_epoch, next_month, normalize_month
 def backfill(engine, since=None, until=None, user=None):
     engine.prepare_fields()
     check_visibility(engine)
+    while engine.retrying(lambda: heal.repull_next(engine)):   # damaged months first: others read after
+        pass
     if since or until or user:
         _rescan(engine, since, until, user)
     else:
@@ -17,8 +19,6 @@ def backfill(engine, since=None, until=None, user=None):
                 break
             if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
                 engine.sleep(engine.s.backfill_sleep_sec)
-    while engine.retrying(lambda: heal.repull_next(engine)):
-        pass
     engine.retrying(lambda: windows.catch_up(engine))
     purge_opted_out(engine)
     boards.write_boards(engine)

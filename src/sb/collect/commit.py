@@ -53,9 +53,9 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
             tx.write(paths.user(user), user_json(user, engine.s.cluster, counters, now))
         else:
             tx.delete(paths.user(user))
-    for month in sorted(intake.seen):
-        if intake.seen[month].added:
-            tx.write_with(paths.seen(month), intake.seen[month].write)
+    for month, seen in sorted(intake.seen.items()):   # one file per Submit month the batch touched
+        if seen.added:
+            tx.write_with(paths.seen(month), seen.write)
     if replace and not everyone:
         stage_purged(engine, tx, {replace[0]: set()}, done=month_of_epoch(replace[1]))
     if batch.jobs or replace:

@@ -11,12 +11,11 @@ import os
 import shlex
 import time
 
-from sb.collect import commit, cursor as cursor_file, heal, sacct as sacct_mod
+from sb.collect import commit, cursor as cursor_file, heal, sacct as sacct_mod, seen
 from sb.collect.errors import CollectorError
 from sb.collect.intake import Intake
 from sb.collect.jobs import FIELDS, fold_jobs
 from sb.collect.pacing import Pacer
-from sb.collect.seen import SeenMonth
 from sb.optout import OptOut
 from sb.store.data import ClusterData, Damaged
 from sb.store.files import atomic_write, check_tree, make_private, recover
@@ -113,7 +112,11 @@ class Engine:
                            self.max_wait, self.warn)
         self.cursor = cursor_file.load(self.paths, self.s, self.clock(), self.backfill_epoch)
         self._no_future_watermark()
-        heal.check(self)
+        upgraded = 0 if self.dry_run else seen.upgrade(self.paths)   # format 1/2 seen files, once
+        if upgraded and (self.verbose or self.interactive):
+            self.say("{}: {} seen file(s) by End month upgraded to format 3 (by Submit month)".format(
+                self.s.cluster, upgraded))
+        heal.check(self, seen_upgraded=bool(upgraded))
         return work(self, *args)
 
     def _no_future_watermark(self):
@@ -207,11 +210,11 @@ class Engine:
         commit.commit(self, intake, None, 0, with_cursor=False, piece=True)
         intake.next_piece()
 
-    def load_seen(self, month):
-        try:
-            return SeenMonth.open(month, self.paths.seen(month), self.s.bloom_fp_rate)
-        except (ValueError, KeyError, TypeError) as err:
-            raise Damaged(self.paths.seen(month), err)
+    def load_seen(self, key):
+        """The seen file holding identity `key` (its Submit month); files of the format before 3 were
+        upgraded when the run began (seen.upgrade). A damaged file raises seen.Damaged, naming it."""
+        month = seen.shard_of(key)
+        return seen.SeenShard.open(month, self.paths.seen(month))
 
     # ---- failures, cursor-only steps, what is said --------------------------------------------
 

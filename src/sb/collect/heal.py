@@ -19,7 +19,7 @@ from sb.timeutil import DAY, month_end, month_start
 EVERYONE = "*"     # Intake's recount of every user (no username can be "*")
 
 
-def check(engine, verify=False):
+def check(engine, verify=False, seen_upgraded=False):
     """At the start of a run: load (or make) the manifest, and repair what is missing; once a UTC day (or
     with `verify`) check every file's checksum too."""
     paths = engine.paths
@@ -31,6 +31,9 @@ def check(engine, verify=False):
     engine.manifest = manifest
     if engine.dry_run:
         return
+    if seen_upgraded:   # seen files were renamed by Submit month (collect.seen.upgrade): list them anew
+        manifest["seen"] = sorted(manifest_file.seen_names(paths))
+        atomic_write(paths.manifest, manifest_file.to_json(manifest))
     today = int(engine.clock()) // DAY
     if verify or manifest.get("verified_day") != today:
         for damage in unreadable(paths):
@@ -103,7 +106,7 @@ def quarantine(engine, damage):
     if folder == paths.daily_dir:
         _owe(manifest, paths, name.split(".", 1)[0], str(damage))
     elif folder == paths.seen_dir:
-        for month in months_of_seen(manifest, name.split(".", 1)[0]):
+        for month in months_of_seen(manifest, manifest_file.seen_month(name)):
             _owe(manifest, paths, month, str(damage))
     atomic_write(paths.manifest, manifest_file.to_json(manifest))
 
@@ -157,8 +160,7 @@ def months_of_seen(manifest, name):
 
 
 def _seen_exists(paths, name):
-    return any(n.split(".", 1)[0] == name and not n.endswith(".bad") and not n.startswith(".")
-               for n in listdir(paths.seen_dir))
+    return os.path.exists(paths.seen(name))
 
 
 def repull_next(engine):
@@ -181,9 +183,11 @@ def replace_month(engine, tx, month, batch_days, fresh_jobs):
     the re-read, and every user file is recomputed from the monthly rollups. A re-read with fewer jobs than
     the month held keeps the stored data and marks the month."""
     manifest, paths, now = engine.manifest, engine.paths, engine.clock()
-    owed = manifest["repull"].pop(month, {"jobs": 0})
+    owed = manifest["repull"].pop(month, None)
     stored = engine.data.monthly_totals(month) if os.path.exists(paths.monthly(month)) else {}
-    held = max(owed["jobs"], sum(c[0] for c in stored.values()))
+    # What the month held when it was found damaged: counts since may include jobs its lost seen file no
+    # longer recognised, which this re-pull replaces.
+    held = owed["jobs"] if owed else sum(c[0] for c in stored.values())
     if fresh_jobs < held:
         manifest["kept"][month] = ("re-read found {} of {} jobs (past slurmdbd's retention?): the last good data "
                                    "is kept".format(fresh_jobs, held))

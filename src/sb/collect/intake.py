@@ -1,7 +1,8 @@
 """Jobs of one sacct window → a Batch of new ones: opt-outs dropped, already counted ones skipped, pieces committed."""
 from sb.collect.batch import Batch
 from sb.collect.jobs import LineReport
-from sb.timeutil import DAY, month_of_epoch
+from sb.collect.seen import shard_of
+from sb.timeutil import DAY
 
 
 class Intake:
@@ -15,7 +16,11 @@ class Intake:
     again. A crash after such a piece loses nothing: re-reading the window finds its jobs already counted.
     A recount is never split, because it replaces the user's numbers as a whole.
 
-    `engine` provides optout(user), load_seen(month) and commit_piece(intake) (collect.engine.Engine).
+    Dedupe is by identity alone: `self.seen` holds the seen files (collect.seen, one per Submit month) that
+    this window's identities fall in, whatever month the jobs ended in.
+
+    `engine` provides optout(user), load_seen(key) (the seen file holding identity `key`) and
+    commit_piece(intake) (collect.engine.Engine).
     """
 
     def __init__(self, engine, recount=None, piece_jobs=None):
@@ -34,34 +39,35 @@ class Intake:
         return self.committed + self.batch.jobs
 
     def take(self, jobs):
-        optout, report, months, piece = self.c.optout, self.report, {}, self.piece_jobs
+        optout, report, shards, piece = self.c.optout, self.report, {}, self.piece_jobs
         for job in jobs:
             if optout(job.user):
                 report.add("opted_out")
                 continue
-            day = job.end // DAY
-            seen = months.get(day)
+            key = job.key
+            day = (key & 0xFFFFFFFF) // DAY   # the Submit day: one dict look-up picks the seen file
+            seen = shards.get(day)
             if seen is None:
-                seen = months[day] = self._seen_month(month_of_epoch(job.end))
+                seen = shards[day] = self._seen_shard(key)
             if self.recount == "*" or job.user == self.recount:   # "*": heal.EVERYONE
-                if job.key in self.recounted:
+                if key in self.recounted:
                     report.add("already_counted")
                     continue
-                self.recounted.add(job.key)
-                if job.key not in seen:
-                    seen.add(job.key)
-            elif job.key in seen:
+                self.recounted.add(key)
+                if key not in seen:
+                    seen.add(key)
+            elif key in seen:
                 report.add("already_counted")
                 continue
             else:
-                seen.add(job.key)
+                seen.add(key)
             self.batch.add(job)
             if piece and self.batch.jobs >= piece:
                 self.c.commit_piece(self)
-                months = {}
+                shards = {}
 
     def next_piece(self):
-        """After a piece is committed: a fresh batch, and the months' seen files read again."""
+        """After a piece is committed: a fresh batch, and the seen files read again."""
         self.committed += self.batch.jobs
         self.batch = Batch()
         self.close()
@@ -71,8 +77,9 @@ class Intake:
             seen.close()
         self.seen = {}
 
-    def _seen_month(self, month):
+    def _seen_shard(self, key):
+        month = shard_of(key)
         seen = self.seen.get(month)
         if seen is None:
-            seen = self.seen[month] = self.c.load_seen(month)
+            seen = self.seen[month] = self.c.load_seen(key)
         return seen

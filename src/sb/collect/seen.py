@@ -1,175 +1,143 @@
-"""Dedupe: which job identities a cluster has already counted, per month, in memory that does not grow.
+"""Dedupe: job identities (JobIDRaw, Submit) → already counted or not, exactly, in memory that does not grow.
 
-File `state/seen/YYYY-MM.bloom` (format 2): a magic line, a JSON header line (k, m, n, fp rate, blocks), an
-index (one fixed-size entry per block), then each block's Bloom filter and exact record. A block holds the
-identities of 4,096 consecutive job ids (JobIDRaw >> 12). Its Bloom filter is sized to its own keys (rate
-`fp_rate`, k probes); its exact record is zlib of the sorted identities as two little-endian columns: the
-deltas of the job ids' offsets in the block (2 bytes each) and the Submit epochs (4 bytes). Decoding a
-block is zlib, array copies and one C-level running sum, with no Python bytecode per key. The Bloom
-answers "certainly new" for a block not yet decoded; a "maybe" is always confirmed against the exact
-record, so a false positive can never drop a real job.
+Sharding. The identities submitted in one UTC month live in `state/seen/submit-YYYY-MM.seen`, whatever
+month their jobs ended in: Submit is part of the identity, so an identity's file never changes, and the
+same identity returned later with an End in another month is found (issue 14). Why the Submit month and
+not a JobIDRaw range: SLURM reuses job ids once MaxJobId wraps (67M by default). Keyed by id alone, every
+job after a wrap would share its slot with an older one and need an exception entry; keyed by Submit
+month, the two uses of an id land in different files unless a cluster wraps within one month. Inside a
+month ids are dense and in Submit order (SLURM gives them out at submit), which the blocks exploit.
 
-Memory is bounded whatever the month's size: a reader holds the index (24 bytes a block) and a few
-decoded blocks; a writer streams the file block by block and copies the blocks that gained nothing as
-they are. Each block's bytes depend only on its keys, so the file depends only on the set of identities,
-not on the order or the number of commits that built it.
+Format 3: magic, a fixed header (month, blocks, identities, CRC-32 of the header and the index), the index
+(one entry per block: block number, identities, payload bytes, payload CRC-32), then the payloads. A block
+holds the identities of 4,096 consecutive job ids (JobIDRaw >> 12). Its payload is zlib of
+  - a bitmap of the job ids present (512 bytes);
+  - for each of the 4,096 ids, the difference between its first Submit and the previous present id's, as
+    8-byte integers split into byte planes (0 where an id is absent), so the high planes are all zeros;
+  - the exception list: the further Submits of an id (requeued runs, an id reused within the month), sorted.
+Decoding is zlib, slice copies and one C-level running sum: no Python bytecode per key. A lookup is one
+bit test and one compare (plus the exception list, usually empty), so the answer is exact both ways: no
+false "new" and no false "already counted". There is no Bloom filter.
 
-Format 1 files (one Bloom filter and one exact record for the whole month) are still read, and are
-written as format 2 when their month next gains a job.
+Every block's CRC is checked before its bytes are used or copied into a new file; the header and index are
+checked when the file is opened; any damage (wrong magic, truncation, flipped or zeroed bytes, a file under
+another month's name) raises `Damaged(path, why)`, a `sb.store.data.Damaged` and a ValueError.
+
+Memory is bounded: a reader holds the index (16 bytes a block) and at most CACHED_BLOCKS decoded blocks
+(about 17 KiB each); a writer streams the file block by block and copies the blocks that gained nothing
+as they are. A block's bytes depend only on its identities, so a file depends only on its set of
+identities, not on the order or the number of commits that built it.
+
+Upgrade: files of formats 1 and 2 (`state/seen/YYYY-MM.bloom`, by End month) are read by `upgrade()`,
+which moves every identity of their exact records into format 3 files and deletes them in one journaled
+transaction (see its docstring).
 """
+import io
 import json
-import math
+import os
 import struct
 import sys
 import zlib
 from array import array
-from bisect import bisect_left
 from heapq import merge
-from itertools import accumulate
+from itertools import accumulate, compress
 
-MAGIC = b"SBSEEN2\n"
-MAGIC_V1 = b"SBSEEN1\n"
-_M64 = (1 << 64) - 1
-BLOCK_SHIFT = 44                      # key = JobIDRaw << 32 | Submit: a block is 4,096 consecutive job ids
-ENTRY = struct.Struct("<QIIII")       # block, keys, Bloom bits m, exact record bytes, reserved (0)
-CACHED_BLOCKS = 64                    # decoded blocks (about 24 KiB each) and Bloom filters kept per month
-_U16, _U32 = "H", ("I" if array("I").itemsize == 4 else "L")
-_OFFSET = (1 << (BLOCK_SHIFT - 32)) - 1
+from sb.store.data import Damaged as StoreDamaged
+from sb.store.files import TMP_MARK, Transaction
+from sb.timeutil import DAY, month_of_epoch, month_start, next_month
 
-
-def _mix(key):
-    """splitmix64 finaliser: spreads consecutive job ids over the whole filter."""
-    z = (key + 0x9E3779B97F4A7C15) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
-
-
-def probes(fp_rate):
-    """k, the number of bits per key, optimal for the target false-positive rate."""
-    return max(1, int(round(-math.log(fp_rate) / math.log(2))))
+MAGIC = b"SBSEEN3\n"
+HEAD = struct.Struct("<7sxIQI")      # month, blocks, identities, CRC-32 of magic + these fields + the index
+ENTRY = struct.Struct("<IIII")       # block (JobIDRaw >> 12), identities, payload bytes, payload CRC-32
+BLOCK_SHIFT = 44                     # key = JobIDRaw << 32 | Submit: a block is 4,096 consecutive job ids
+BLOCK_IDS = 1 << (BLOCK_SHIFT - 32)
+CACHED_BLOCKS = 64                   # decoded blocks kept per file
+LEGACY_SUFFIX = ".bloom"             # formats 1 and 2, by End month: read only by upgrade()
+_BITS, _PLANES = BLOCK_IDS // 8, 8 * BLOCK_IDS
+_OFFSET, _SUBMIT = BLOCK_IDS - 1, 0xFFFFFFFF
+_U16, _U32, _I32 = "H", ("I" if array("I").itemsize == 4 else "L"), ("i" if array("i").itemsize == 4 else "l")
+_BIG = sys.byteorder == "big"
+_EXPAND = [bytes((b >> i) & 1 for i in range(8)) for b in range(256)]   # a bitmap byte → 8 bytes of 0/1
 
 
-def bloom_bits(count, fp_rate):
-    """m, the filter size in bits that gives `count` keys the target false-positive rate."""
-    return max(64, int(math.ceil(-count * math.log(fp_rate) / math.log(2) ** 2)))
+class Damaged(StoreDamaged, ValueError):
+    """A seen file that cannot be trusted; `path` names it, `why` says what is wrong."""
+
+    def __init__(self, path, why):
+        ValueError.__init__(self, "{}: {}".format(path, why))   # the message as seen's callers print it
+        self.path, self.why = path, why
 
 
-def bloom_of(keys, m, k):
-    bits = bytearray((m + 7) // 8)
-    for key in keys:
-        h = _mix(key)
-        h1, h2 = h >> 32, (h & 0xFFFFFFFF) | 1
-        for _ in range(k):
-            p = h1 % m
-            bits[p >> 3] |= 1 << (p & 7)
-            h1 += h2
-    return bits
+def shard_of(key):
+    """The file (Submit month, 'YYYY-MM') that holds identity `key`."""
+    return month_of_epoch(key & _SUBMIT)
 
 
-def bloom_has(bits, m, k, key):
-    h = _mix(key)
-    h1, h2 = h >> 32, (h & 0xFFFFFFFF) | 1
-    for _ in range(k):
-        p = h1 % m
-        if not bits[p >> 3] & (1 << (p & 7)):
-            return False
-        h1 += h2
-    return True
+class SeenShard:
+    """The identities counted among the jobs submitted in one month: its file's plus the batch's in hand.
 
-
-class SeenMonth:
-    """The identities counted for one month: those in its file plus those added by the batch in hand.
-
-    `key in seen` looks in the batch's set, then in the key's block: the decoded block if it is cached,
-    else the block's Bloom filter and, on a "maybe", the block decoded (and cached). Lookups of a stream
-    in job id order touch each block once. Not thread-safe; `close()` (or dropping it) closes the file.
+    `key in seen` looks in the batch's set, then in the key's block, decoded (and cached) on first use.
+    Lookups of a stream in job id order decode each block once. Not thread-safe; `close()` closes the file.
     """
 
-    def __init__(self, month, fp_rate, where=None):
+    def __init__(self, month, where=None):
         self.month = month
         self.where = where or month
-        self.fp_rate = fp_rate
-        self.k = probes(fp_rate)
-        self.file_k, self.file_fp_rate = self.k, fp_rate
-        self.count = 0
+        self.count = 0        # identities in the file
         self.added = set()
-        self._index = {}      # block -> (keys, m, offset of its Bloom filter, exact record bytes)
-        self._source = None   # readable, seekable binary file holding the blocks
-        self._decoded = {}    # block -> (id offsets, submits): its sorted keys (at most CACHED_BLOCKS, oldest dropped)
-        self._blooms = {}     # block -> its Bloom filter's bytes (likewise)
-        self._legacy = False  # format 1: every block decoded at load, nothing to read later
+        self._index = {}      # block -> (identities, offset of its payload, payload bytes, payload CRC-32)
+        self._source = None   # readable, seekable binary file holding the payloads
+        self._decoded = {}    # block -> (bitmap, base, first Submits - base, {offset: further Submits} or None)
 
     # ---- reading ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, month, path, fp_rate):
-        """The month's file if there is one, else an empty month. ValueError if the file is damaged."""
+    def open(cls, month, path):
+        """The month's file if there is one, else an empty month. Damaged if the file is damaged."""
         try:
             source = open(path, "rb", buffering=0)
         except FileNotFoundError:
-            return cls(month, fp_rate, path)
+            return cls(month, path)
         try:
-            return cls._load(month, source, fp_rate, path)
+            return cls._load(month, source, path)
         except BaseException:
             source.close()
             raise
 
     @classmethod
-    def from_bytes(cls, month, data, fp_rate, where):
-        import io
-        return cls._load(month, io.BytesIO(data), fp_rate, where)
+    def from_bytes(cls, month, data, where):
+        return cls._load(month, io.BytesIO(data), where)
 
     @classmethod
-    def _load(cls, month, source, fp_rate, where):
-        seen = cls(month, fp_rate, where)
-        head = source.read(len(MAGIC))
-        if head == MAGIC_V1:
-            seen._load_v1(source.read())
-            source.close()
-            return seen
-        if head != MAGIC:
-            raise ValueError("{}: not a seen file (bad magic)".format(where))
-        header = json.loads(_line(source, where).decode())
-        if not all(isinstance(header.get(f), int) and header[f] >= 0 for f in ("k", "m", "n", "blocks")):
-            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, blocks".format(where, header))
-        raw = source.read(ENTRY.size * header["blocks"])
-        if len(raw) != ENTRY.size * header["blocks"]:
-            raise ValueError("{}: truncated index".format(where))
-        offset = source.tell()
-        total, last = 0, -1
-        for block, keys, m, exact, _ in ENTRY.iter_unpack(raw):
-            if block <= last or not keys or m < 64:
-                raise ValueError("{}: index is damaged at block {}".format(where, block))
-            seen._index[block] = (keys, m, offset, exact)
-            offset += (m + 7) // 8 + exact
-            total, last = total + keys, block
+    def _load(cls, month, source, where):
+        seen = cls(month, where)
+        head = source.read(len(MAGIC) + HEAD.size)
+        if head[:len(MAGIC)] != MAGIC and not MAGIC.startswith(head):
+            raise Damaged(where, "not a format 3 seen file (magic {!r})".format(head[:len(MAGIC)]))
+        if len(head) != len(MAGIC) + HEAD.size:
+            raise Damaged(where, "truncated in its header")
+        name, blocks, total, crc = HEAD.unpack_from(head, len(MAGIC))
+        if blocks > 1 << (64 - BLOCK_SHIFT):
+            raise Damaged(where, "header claims {} blocks".format(blocks))
+        raw = source.read(ENTRY.size * blocks)
+        if len(raw) != ENTRY.size * blocks:
+            raise Damaged(where, "truncated in its index")
+        if zlib.crc32(raw, zlib.crc32(head[:-4])) != crc:
+            raise Damaged(where, "header or index fails its checksum")
+        if name != month.encode("ascii", "replace"):
+            raise Damaged(where, "holds month {!r}, not {}".format(name.decode("ascii", "replace"), month))
+        offset, count, last = len(head) + len(raw), 0, -1
+        for block, keys, size, block_crc in ENTRY.iter_unpack(raw):
+            if block <= last or not keys or not size:
+                raise Damaged(where, "index is inconsistent at block {}".format(block))
+            seen._index[block] = (keys, offset, size, block_crc)
+            offset, count, last = offset + size, count + keys, block
         size = source.seek(0, 2)
-        if total != header["n"] or size != offset:
-            raise ValueError("{}: {} bytes for {} keys, expected {} bytes for {}: the file is truncated or "
-                             "damaged".format(where, size, total, offset, header["n"]))
-        seen.count, seen.file_k, seen.file_fp_rate = total, header["k"], header.get("fp_rate")
-        seen._source = source
+        if count != total or size != offset:
+            raise Damaged(where, "{} bytes for {} identities, the index says {} bytes for {}: truncated or "
+                                 "damaged".format(size, total, offset, count))
+        seen.count, seen._source = total, source
         return seen
-
-    def _load_v1(self, rest):
-        newline = rest.index(b"\n")
-        header = json.loads(rest[:newline].decode())
-        if not all(isinstance(header.get(f), int) and header[f] >= 0 for f in ("k", "m", "n", "capacity")):
-            raise ValueError("{}: header {!r} lacks whole numbers k, m, n, capacity".format(self.where, header))
-        blob = rest[newline + 1 + (header["m"] + 7) // 8:]
-        try:
-            keys = _decode_v1(blob, header["n"])
-        except (ValueError, zlib.error) as err:
-            raise ValueError("{}: exact record is damaged ({})".format(self.where, err))
-        self._legacy, self.count = True, len(keys)
-        start = 0
-        while start < len(keys):
-            block = keys[start] >> BLOCK_SHIFT
-            end = bisect_left(keys, (block + 1) << BLOCK_SHIFT, start)
-            self._decoded[block] = _columns(keys[start:end])
-            self._index[block] = (end - start, 0, 0, 0)
-            start = end
 
     def close(self):
         if self._source is not None:
@@ -180,58 +148,54 @@ class SeenMonth:
         if key in self.added:
             return True
         block = key >> BLOCK_SHIFT
-        columns = self._decoded.get(block)
-        if columns is None:
+        decoded = self._decoded.get(block)
+        if decoded is None:
             entry = self._index.get(block)
-            if entry is None or not self._maybe(block, entry, key):
+            if entry is None:
                 return False
-            columns = self._block_columns(block, entry)
-        offsets, submits = columns
-        offset, submit = (key >> 32) & _OFFSET, key & 0xFFFFFFFF
-        i, n = bisect_left(offsets, offset), len(offsets)
-        while i < n and offsets[i] == offset:  # one id has one key per run (requeues): a short scan
-            if submits[i] == submit:
-                return True
-            i += 1
-        return False
-
-    def maybe(self, key):
-        """The Bloom filter's answer alone (False: certainly not in the file)."""
-        block = key >> BLOCK_SHIFT
-        entry = self._index.get(block)
-        if entry is None:
+            decoded = self._block(block, entry)
+        bits, base, firsts, further = decoded
+        offset = (key >> 32) & _OFFSET
+        if not bits[offset >> 3] >> (offset & 7) & 1:
             return False
-        if self._legacy:
-            return key in self
-        return self._maybe(block, entry, key)
+        submit = key & _SUBMIT
+        return firsts[offset] == submit - base or (further is not None and submit in further.get(offset, ()))
 
-    def _maybe(self, block, entry, key):
-        if self._legacy:
-            return True
-        bits = self._blooms.get(block)
-        if bits is None:
-            bits = _keep(self._blooms, block, self._read(entry[2], (entry[1] + 7) // 8))
-        return bloom_has(bits, entry[1], self.file_k, key)
+    def keys(self):
+        """Every identity of the file and the batch, ascending (one block decoded at a time)."""
+        return _unique(merge(self._file_keys(), sorted(self.added)))
 
-    def _block_columns(self, block, entry, keep=True):
-        columns = self._decoded.get(block)
-        if columns is None:
-            count, m, offset, exact = entry
-            blob = self._read(offset + (m + 7) // 8, exact)
+    def _file_keys(self):
+        for block in sorted(self._index):
+            for key in _keys(block, self._block(block, self._index[block], keep=False)):
+                yield key
+
+    def verify(self):
+        """Check every block's checksum and encoding (Damaged if one fails); what a scan for damage calls."""
+        for block in sorted(self._index):
+            self._block(block, self._index[block], keep=False)
+
+    def _block(self, block, entry, keep=True):
+        decoded = self._decoded.get(block)
+        if decoded is None:
             try:
-                columns = _decode(blob, count)
-            except (ValueError, zlib.error) as err:
-                raise ValueError("{}: exact record of block {} is damaged ({}); restore the file from "
-                                 "backup".format(self.where, block, err))
+                decoded = _decode(self._payload(block, entry), entry[0])
+            except (ValueError, OverflowError, zlib.error) as err:
+                raise Damaged(self.where, "block {} (job ids {}..): {}".format(block, block << 12, err))
             if keep:
-                _keep(self._decoded, block, columns)
-        return columns
+                if len(self._decoded) >= CACHED_BLOCKS:
+                    del self._decoded[next(iter(self._decoded))]
+                self._decoded[block] = decoded
+        return decoded
 
-    def _read(self, offset, size):
-        self._source.seek(offset)
-        data = self._source.read(size)
-        if len(data) != size:
-            raise ValueError("{}: truncated at byte {}".format(self.where, offset))
+    def _payload(self, block, entry):
+        """A block's payload, its checksum checked."""
+        self._source.seek(entry[1])
+        data = self._source.read(entry[2])
+        if len(data) != entry[2]:
+            raise Damaged(self.where, "truncated in block {}".format(block))
+        if zlib.crc32(data) != entry[3]:
+            raise Damaged(self.where, "block {} (job ids {}..) fails its checksum".format(block, block << 12))
         return data
 
     # ---- writing ------------------------------------------------------------------------------
@@ -240,113 +204,309 @@ class SeenMonth:
         self.added.add(key)
 
     def write(self, out):
-        """Write the month's file (its keys and the batch's) to the seekable binary file `out`.
+        """Write the month's file (its identities and the batch's) to the seekable binary file `out`.
 
-        Blocks that gained keys are re-encoded with a fresh Bloom filter sized to their keys; the others
-        are copied as they are (re-encoded only if the rate changed or the file is format 1)."""
-        new = {}
+        Blocks that gained identities are encoded again; the others are copied as they are, their
+        checksums checked first, so damage is never carried into a new file."""
+        new, low, high = {}, month_start(self.month), month_start(next_month(self.month))
         for key in sorted(self.added):
+            if not low <= key & _SUBMIT < high:
+                raise ValueError("identity {:#x} was not submitted in {}".format(key, self.month))
             new.setdefault(key >> BLOCK_SHIFT, []).append(key)
-        reuse = not self._legacy and self.file_k == self.k and self.file_fp_rate == self.fp_rate
+        blocks = sorted(set(self._index) | set(new))
+        start = out.tell()
+        out.write(bytes(len(MAGIC) + HEAD.size + ENTRY.size * len(blocks)))
         entries = []
-        for block in sorted(set(self._index) | set(new)):
+        for block in blocks:
             old = self._index.get(block)
-            count = (old[0] if old else 0) + len(new.get(block, ()))
-            if old and reuse and block not in new:
-                entries.append([block, count, old[1], old[3], 0])
+            if block not in new:
+                payload, count = self._payload(block, old), old[0]
             else:
-                entries.append([block, count, bloom_bits(count, self.fp_rate), 0, 0])
-        header = {"blocks": len(entries), "format": 2, "fp_rate": self.fp_rate, "k": self.k,
-                  "m": sum(e[2] for e in entries), "month": self.month, "n": sum(e[1] for e in entries)}
-        out.write(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n")
-        index_at = out.tell()
-        out.write(bytes(ENTRY.size * len(entries)))
-        for entry in entries:
-            block, count, m = entry[:3]
-            old = self._index.get(block)
-            if old and reuse and block not in new:
-                out.write(self._read(old[2], (old[1] + 7) // 8 + old[3]))
-                continue
-            keys = _keys(block, self._block_columns(block, old, keep=False)) if old else []  # read once
-            if block in new:
-                keys = list(merge(keys, new[block])) if old else new[block]
-            exact = _encode(keys)
-            out.write(bloom_of(keys, m, self.k))
-            out.write(exact)
-            entry[3] = len(exact)
-        out.seek(index_at)
-        out.write(b"".join(ENTRY.pack(*entry) for entry in entries))
+                keys = new[block]
+                if old:
+                    keys = merge(_keys(block, self._block(block, old, keep=False)), keys)
+                count, payload = _encode(keys)
+            out.write(payload)
+            entries.append((block, count, len(payload), zlib.crc32(payload)))
+        out.seek(start)
+        out.write(_header(self.month, entries))
         out.seek(0, 2)
 
     def to_bytes(self):
-        import io
         out = io.BytesIO()
         self.write(out)
         return out.getvalue()
 
 
-def _keep(cache, block, value):
-    if len(cache) >= CACHED_BLOCKS:
-        del cache[next(iter(cache))]
-    cache[block] = value
-    return value
+def _header(month, entries):
+    """Magic, header and index of a file with these (block, identities, bytes, CRC) entries."""
+    index = b"".join(ENTRY.pack(*entry) for entry in entries)
+    fields = MAGIC + HEAD.pack(month.encode("ascii"), len(entries), sum(e[1] for e in entries), 0)[:-4]
+    return fields + struct.pack("<I", zlib.crc32(index, zlib.crc32(fields))) + index
 
 
-def _line(source, where):
-    data = b""
-    while b"\n" not in data:
-        more = source.read(256)
-        if not more:
-            raise ValueError("{}: truncated header".format(where))
-        data += more
-        if len(data) > 4096:
-            raise ValueError("{}: header line too long".format(where))
-    end = data.index(b"\n")
-    source.seek(source.tell() - (len(data) - end - 1))
-    return data[:end]
-
-
-def _columns(keys):
-    """Sorted keys of one block -> (id offsets, submits) arrays."""
-    return (array(_U16, ((k >> 32) & _OFFSET for k in keys)), array(_U32, (k & 0xFFFFFFFF for k in keys)))
-
-
-def _keys(block, columns):
-    base = block << BLOCK_SHIFT
-    return [base | offset << 32 | submit for offset, submit in zip(*columns)]
+def _unique(keys):
+    last = None
+    for key in keys:
+        if key != last:
+            yield key
+            last = key
 
 
 def _encode(keys):
-    """Sorted identities of one block -> zlib of the id-offset deltas (2 bytes) and the Submit column (4).
-    Offsets of consecutive job ids differ by 1, so their deltas compress to almost nothing."""
-    offsets, submits = _columns(keys)
-    deltas = array(_U16, offsets[:1])
-    deltas.extend(b - a for a, b in zip(offsets, offsets[1:]))
-    if sys.byteorder == "big":
+    """Ascending identities of one block (repeats dropped) → (identities, payload)."""
+    bits, deltas = bytearray(_BITS), array("q", bytes(_PLANES))
+    further_at, further = array(_U16), array(_U32)
+    count, last_key, last_offset, last_submit = 0, None, -1, 0
+    for key in keys:
+        if key == last_key:
+            continue
+        count, last_key = count + 1, key
+        offset, submit = (key >> 32) & _OFFSET, key & _SUBMIT
+        if offset == last_offset:   # another run of the same job id: its Submit is later (keys ascend)
+            further_at.append(offset)
+            further.append(submit)
+            continue
+        bits[offset >> 3] |= 1 << (offset & 7)
+        deltas[offset] = submit - last_submit
+        last_offset, last_submit = offset, submit
+    if _BIG:
+        for column in (deltas, further_at, further):
+            column.byteswap()
+    raw = deltas.tobytes()
+    planes = [raw[plane::8] for plane in range(8)]
+    return count, zlib.compress(b"".join([bytes(bits)] + planes + [further_at.tobytes(), further.tobytes()]), 9)
+
+
+def _decode(payload, count):
+    """A block's payload → (bitmap, base, first Submit of every offset - base, {offset: further Submits} or
+    None). base is the first present id's Submit: the running sum then stays small (a Submit month is
+    2.7M s), which CPython sums several times faster than epochs past 2^30."""
+    raw = zlib.decompress(payload)
+    bits = raw[:_BITS]
+    mask = int.from_bytes(bits, "little")
+    present = bin(mask).count("1")
+    extra = count - present
+    if not present or extra < 0 or len(raw) != _BITS + _PLANES + 6 * extra:
+        raise ValueError("{} bytes for {} identities of {} job ids".format(len(raw), count, present))
+    planes = bytearray(_PLANES)
+    for plane in range(8):
+        planes[plane::8] = raw[_BITS + plane * BLOCK_IDS:_BITS + (plane + 1) * BLOCK_IDS]
+    deltas = array("q")
+    deltas.frombytes(planes)
+    if _BIG:
         deltas.byteswap()
+    first = (mask & -mask).bit_length() - 1
+    base, deltas[first] = deltas[first], 0
+    if not 0 <= base <= _SUBMIT:
+        raise ValueError("first Submit {} out of range".format(base))
+    firsts = array(_I32, accumulate(deltas))   # OverflowError if the deltas are damaged
+    if not extra:
+        return bits, base, firsts, None
+    at, submits = array(_U16), array(_U32)
+    rest = _BITS + _PLANES
+    at.frombytes(raw[rest:rest + 2 * extra])
+    submits.frombytes(raw[rest + 2 * extra:])
+    if _BIG:
+        at.byteswap()
         submits.byteswap()
-    return zlib.compress(deltas.tobytes() + submits.tobytes(), 6)
+    further = {}
+    for offset, submit in zip(at, submits):
+        if not bits[offset >> 3] >> (offset & 7) & 1 or submit <= firsts[offset] + base:
+            raise ValueError("exception list names job id offset {} wrongly".format(offset))
+        further.setdefault(offset, set()).add(submit)
+    return bits, base, firsts, further
 
 
-def _decode(blob, count):
-    raw = zlib.decompress(blob)
-    if len(raw) != 6 * count:
-        raise ValueError("exact record holds {} bytes, expected {}".format(len(raw), 6 * count))
-    offsets, submits = array(_U16), array(_U32)
-    offsets.frombytes(raw[:2 * count])
-    submits.frombytes(raw[2 * count:])
-    if sys.byteorder == "big":
-        offsets.byteswap()
-        submits.byteswap()
-    return array(_U16, accumulate(offsets)), submits
+def _keys(block, decoded):
+    """A decoded block → its identities, ascending."""
+    bits, submit_base, firsts, further = decoded
+    base = block << BLOCK_SHIFT
+    offsets = compress(range(BLOCK_IDS), b"".join([_EXPAND[b] for b in bits]))
+    if further is None:
+        return [base | offset << 32 | (firsts[offset] + submit_base) for offset in offsets]
+    keys = []
+    for offset in offsets:
+        keys.append(base | offset << 32 | (firsts[offset] + submit_base))
+        keys.extend(base | offset << 32 | submit for submit in sorted(further.get(offset, ())))
+    return keys
 
 
-def _decode_v1(blob, count):
-    """Format 1's exact record: zlib of job-id deltas and submit deltas (native 8-byte columns)."""
-    raw = zlib.decompress(blob) if blob else b""
-    if len(raw) != 16 * count:
-        raise ValueError("exact record holds {} bytes, expected {}".format(len(raw), 16 * count))
-    ids, submits = array("Q"), array("q")
-    ids.frombytes(raw[:8 * count])
-    submits.frombytes(raw[8 * count:])
-    return array("Q", (i << 32 | s for i, s in zip(accumulate(ids), accumulate(submits))))
+# ---- upgrade from formats 1 and 2 (state/seen/YYYY-MM.bloom, by End month) ---------------------------
+
+def upgrade(paths):
+    """Move every identity of the format 1/2 files under `paths.seen_dir` into format 3 files, exactly.
+
+    One journaled transaction stages the new files (merged with any format 3 file already there) and
+    deletes the old ones, so a crash leaves the old files or the new ones, never a mix; the next run
+    sweeps the temps or finishes the journal. The old files go: their exact records hold nothing the
+    new files lack, and keeping them would cost the disk the upgrade saves. Memory stays bounded: the
+    old files are merged block by block (4,096 job ids at a time) and each month's new blocks are staged
+    in a scratch temp file. Returns the number of old files replaced (0: nothing to do)."""
+    old = sorted(n for n in os.listdir(paths.seen_dir) if n.endswith(LEGACY_SUFFIX) and not n.startswith("."))
+    if not old:
+        return 0
+    sources, scratch = [], {}
+    try:
+        sources += [_Legacy(os.path.join(paths.seen_dir, name)) for name in old]
+        for name in sorted(os.listdir(paths.seen_dir)):
+            if name.startswith("submit-") and name.endswith(".seen"):
+                month = name[len("submit-"):-len(".seen")]
+                sources.append(_Current(SeenShard.open(month, paths.seen(month))))
+        months = {}
+        for block in sorted(set().union(*(source.blocks() for source in sources))):
+            parts = {}
+            for key in _unique(merge(*(source.keys(block) for source in sources))):
+                day = (key & _SUBMIT) // DAY
+                month = months.get(day)
+                if month is None:
+                    month = months[day] = month_of_epoch(day * DAY)
+                parts.setdefault(month, []).append(key)
+            for month, keys in parts.items():
+                if month not in scratch:
+                    scratch[month] = _Scratch(paths, month)
+                scratch[month].add(block, keys)
+        tx = Transaction(paths)
+        for month in sorted(scratch):
+            tx.write_with(paths.seen(month), scratch[month].write)
+        for name in old:
+            tx.delete(os.path.join(paths.seen_dir, name))
+        tx.commit()
+    finally:
+        for source in sources:
+            source.close()
+        for part in scratch.values():
+            part.discard()
+    return len(old)
+
+
+class _Scratch:
+    """One new month's blocks, staged in a temp file (swept by recovery after a crash) until the index is known."""
+
+    def __init__(self, paths, month):
+        self.month, self.entries = month, []
+        self.path = os.path.join(paths.seen_dir, ".upgrade-{}{}{}".format(month, TMP_MARK, os.getpid()))
+        self.handle = open(self.path, "w+b")
+
+    def add(self, block, keys):
+        count, payload = _encode(keys)
+        self.handle.write(payload)
+        self.entries.append((block, count, len(payload), zlib.crc32(payload)))
+
+    def write(self, out):
+        out.write(_header(self.month, self.entries))
+        self.handle.seek(0)
+        while True:
+            chunk = self.handle.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk)
+
+    def discard(self):
+        self.handle.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class _Current:
+    """A format 3 file as an upgrade source (an older collector ran again after an upgrade)."""
+
+    def __init__(self, shard):
+        self.shard = shard
+
+    def blocks(self):
+        return set(self.shard._index)
+
+    def keys(self, block):
+        entry = self.shard._index.get(block)
+        return _keys(block, self.shard._block(block, entry, keep=False)) if entry else ()
+
+    def close(self):
+        self.shard.close()
+
+
+class _Legacy:
+    """A format 1 or 2 file, read for its exact records only (its Bloom filters are skipped).
+
+    Format 2: magic, JSON header line, index of (block, keys, Bloom bits, record bytes, 0) entries, then
+    per block the Bloom filter and zlib of the id-offset deltas (2 bytes) and the Submits (4 bytes).
+    Format 1: magic, JSON header line, one Bloom filter, zlib of job-id and Submit deltas (8 bytes each)
+    for the whole month, decoded whole (as the release that read it did)."""
+
+    V2, V1 = b"SBSEEN2\n", b"SBSEEN1\n"
+    ENTRY = struct.Struct("<QIIII")
+
+    def __init__(self, path):
+        self.path, self.index, self.whole = path, {}, None
+        self.handle = open(path, "rb")
+        magic = self.handle.read(len(self.V2))
+        line = self.handle.readline(4096)
+        try:
+            header = json.loads(line.decode())
+            if magic not in (self.V1, self.V2) or not line.endswith(b"\n"):
+                raise ValueError("bad magic or header")
+            if magic == self.V1:
+                self._load_v1(header)
+            else:
+                self._load_v2(header)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, zlib.error) as err:
+            self.close()
+            raise Damaged(path, "not a readable format 1/2 seen file ({})".format(err))
+
+    def _load_v2(self, header):
+        raw = self.handle.read(self.ENTRY.size * header["blocks"])
+        if len(raw) != self.ENTRY.size * header["blocks"]:
+            raise ValueError("truncated index")
+        offset = self.handle.tell()
+        for block, keys, m, exact, _ in self.ENTRY.iter_unpack(raw):
+            self.index[block] = (keys, offset + (m + 7) // 8, exact)
+            offset += (m + 7) // 8 + exact
+        if self.handle.seek(0, 2) != offset or sum(e[0] for e in self.index.values()) != header["n"]:
+            raise ValueError("truncated or damaged")
+
+    def _load_v1(self, header):
+        self.handle.seek((header["m"] + 7) // 8, 1)
+        raw = zlib.decompress(self.handle.read())
+        count = header["n"]
+        if len(raw) != 16 * count:
+            raise ValueError("exact record holds {} bytes, expected {}".format(len(raw), 16 * count))
+        ids, submits = array("Q"), array("q")
+        ids.frombytes(raw[:8 * count])
+        submits.frombytes(raw[8 * count:])
+        ids, submits = list(accumulate(ids)), list(accumulate(submits))
+        if count and not (max(ids) < 1 << 32 and 0 <= min(submits) and max(submits) <= _SUBMIT):
+            raise ValueError("exact record holds job ids or Submits out of range")
+        self.whole = {}
+        for key in sorted(i << 32 | s for i, s in zip(ids, submits)):
+            self.whole.setdefault(key >> BLOCK_SHIFT, []).append(key)
+
+    def blocks(self):
+        return set(self.whole if self.whole is not None else self.index)
+
+    def keys(self, block):
+        if self.whole is not None:
+            return self.whole.get(block, ())
+        entry = self.index.get(block)
+        if entry is None:
+            return ()
+        count, offset, size = entry
+        self.handle.seek(offset)
+        try:
+            raw = zlib.decompress(self.handle.read(size))
+            if len(raw) != 6 * count:
+                raise ValueError("exact record holds {} bytes, expected {}".format(len(raw), 6 * count))
+        except (ValueError, zlib.error) as err:
+            raise Damaged(self.path, "exact record of block {} is damaged ({})".format(block, err))
+        deltas, submits = array(_U16), array(_U32)
+        deltas.frombytes(raw[:2 * count])
+        submits.frombytes(raw[2 * count:])
+        if _BIG:
+            deltas.byteswap()
+            submits.byteswap()
+        base = block << BLOCK_SHIFT
+        return sorted(base | offset << 32 | submit for offset, submit in zip(accumulate(deltas), submits))
+
+    def close(self):
+        self.handle.close()

@@ -41,6 +41,11 @@ class ClusterPaths:
             os.makedirs(path, exist_ok=True)
 
     def seen(self, month):
+        """Dedupe: the identities of the jobs submitted in `month` (collect.seen, format 3)."""
+        return os.path.join(self.seen_dir, "submit-" + month + ".seen")
+
+    def legacy_seen(self, month):
+        """Dedupe as releases before format 3 kept it, by End month; collect.seen.upgrade() replaces these."""
         return os.path.join(self.seen_dir, month + ".bloom")
 
     def monthly(self, month):

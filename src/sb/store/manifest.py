@@ -33,12 +33,12 @@ def load(paths):
 
 def from_disk(paths):
     """A manifest made from what is on disk (a root written before manifests, or one whose manifest was
-    lost): a month with a monthly rollup must also have its daily rollup and its seen file."""
+    lost): a month with a monthly rollup must also have its daily rollup; the seen files are those present."""
     manifest = empty(paths.cluster)
     daily = {n[:-5] for n in listdir(paths.daily_dir) if n.endswith(".json") and not n.startswith(".")}
     monthly = {n[:-5] for n in listdir(paths.monthly_dir) if n.endswith(".json") and not n.startswith(".")}
     manifest["months"] = sorted(daily | monthly)
-    manifest["seen"] = sorted(seen_names(paths) | daily | monthly)
+    manifest["seen"] = sorted(seen_names(paths))
     manifest["users"] = users_digest(user_names(paths))
     return manifest
 
@@ -56,7 +56,7 @@ def stage(tx, paths, manifest):
         if folder == paths.daily_dir and name.endswith(".json"):
             (months.add if present else months.discard)(name[:-5])
         elif folder == paths.seen_dir:
-            (seen.add if present else seen.discard)(_seen_name(name))
+            (seen.add if present else seen.discard)(seen_month(name))
         elif folder == paths.users_dir and name.endswith(".json"):
             if users is None:
                 users = set(user_names(paths))
@@ -80,8 +80,10 @@ def user_names(paths):
 
 
 def seen_names(paths):
-    return {_seen_name(n) for n in listdir(paths.seen_dir) if not n.startswith(".") and not n.endswith(".bad")}
+    return {seen_month(n) for n in listdir(paths.seen_dir) if n.endswith(".seen") and not n.startswith(".")}
 
 
-def _seen_name(filename):
-    return filename.split(".", 1)[0]
+def seen_month(filename):
+    """'submit-2024-03.seen' → '2024-03' (the month ClusterPaths.seen takes)."""
+    name = filename.split(".", 1)[0]
+    return name[len("submit-"):] if name.startswith("submit-") else name

@@ -26,7 +26,10 @@ def test_real_slurm_tests_fail_under_ci_when_the_testbed_cannot_start(tmp_path):
                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=300)
     assert done.returncode != 0, done.stdout
-    assert "SB_TESTBED=0" in done.stdout and "CI=true: this test must run" in done.stdout
+    assert "CI=true: this test must run" in done.stdout
+    # the reason: SB_TESTBED=0, or (Python 3.6, in the interpreter matrix) the testbed tool itself, which
+    # needs 3.7+, cannot even be imported; either way the test fails rather than skips
+    assert "SB_TESTBED=0" in done.stdout or "not importable" in done.stdout
     assert " skipped" not in done.stdout.splitlines()[-1]
 
 

@@ -50,7 +50,7 @@ def fake_ci_checkout(tmp_path):
 
 
 @pytest.mark.parametrize("ci", [True, False])
-def test_ci_run_stops_when_the_testbed_install_fails_under_ci(tmp_path, ci):
+def test_ci_run_stops_when_the_testbed_install_fails(tmp_path, ci):
     log = fake_ci_checkout(tmp_path)
     env = dict(os.environ, PATH=str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
     env.pop("CI", None)
@@ -60,7 +60,4 @@ def test_ci_run_stops_when_the_testbed_install_fails_under_ci(tmp_path, ci):
                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
     calls = open(log).read()
     assert "tests/testbed/testbed.py install" in calls
-    if ci:
-        assert done.returncode != 0 and "-m pytest" not in calls and "matrix" not in calls
-    else:
-        assert done.returncode == 0 and "-m pytest" in calls and "testbed install failed" in done.stdout
+    assert done.returncode != 0 and "-m pytest" not in calls and "matrix" not in calls   # with CI=true or not

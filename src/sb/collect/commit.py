@@ -43,7 +43,7 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         _hold_user_deltas(engine, intake, deltas)
         deltas = {}
     else:
-        for user, delta in getattr(intake, "user_deltas", {}).items():
+        for user, delta in intake.user_deltas.items():
             add_into(deltas.setdefault(user, zero()), delta)
         if engine.manifest is not None:
             engine.manifest.pop("users_behind", None)
@@ -75,9 +75,8 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
 
 
 def _hold_user_deltas(engine, intake, deltas):
-    held = intake.__dict__.setdefault("user_deltas", {})
     for user, delta in deltas.items():
-        add_into(held.setdefault(user, zero()), delta)
+        add_into(intake.user_deltas.setdefault(user, zero()), delta)
     if engine.manifest is not None:
         engine.manifest["users_behind"] = True
 

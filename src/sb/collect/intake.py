@@ -32,6 +32,7 @@ class Intake:
         self.report = LineReport()
         self.recounted = set()
         self.committed = 0  # jobs already committed in earlier pieces of this window
+        self.user_deltas = {}  # user totals of those pieces, written once by the window's last commit
 
     @property
     def jobs(self):

@@ -97,10 +97,12 @@ def quarantine(engine, damage):
     kept = _keep_bad(path)
     engine.warn("{}: {}; kept as {} and {}".format(engine.s.cluster, damage, os.path.basename(kept),
                                                    _remedy(paths, path)))
-    if path == paths.manifest:
-        engine.manifest = None
-        atomic_write(paths.manifest, manifest_file.to_json(manifest_file.from_disk(paths)))
-    manifest = manifest_file.load(paths) or manifest_file.from_disk(paths)
+    # The run's own manifest when it has one: later transactions of this run stage it, so a copy read
+    # from disk and updated here alone would be overwritten by them.
+    manifest = engine.manifest if path != paths.manifest else None
+    if manifest is None:
+        manifest = _stored_or_made(paths) if path != paths.manifest else manifest_file.from_disk(paths)
+    engine.manifest = manifest
     manifest["quarantined"] = sorted(set(manifest["quarantined"]) | {os.path.relpath(kept, paths.base)})
     folder, name = os.path.split(path)
     if folder == paths.daily_dir:
@@ -109,6 +111,13 @@ def quarantine(engine, damage):
         for month in months_of_seen(manifest, manifest_file.seen_month(name)):
             _owe(manifest, paths, month, str(damage))
     atomic_write(paths.manifest, manifest_file.to_json(manifest))
+
+
+def _stored_or_made(paths):
+    try:
+        return manifest_file.load(paths) or manifest_file.from_disk(paths)
+    except Damaged:
+        return manifest_file.from_disk(paths)
 
 
 def _remedy(paths, path):

@@ -8,7 +8,7 @@ import json
 import os
 import zlib
 
-from sb.store.data import Damaged, listdir, parse_json
+from sb.store.data import ClusterData, Damaged, listdir, parse_json
 from sb.store.files import read_bytes
 from sb.store.seal import seal, unseal
 
@@ -76,7 +76,7 @@ def users_digest(names):
 
 
 def user_names(paths):
-    return sorted(n[:-5] for n in listdir(paths.users_dir) if n.endswith(".json") and not n.startswith("."))
+    return ClusterData(paths).users_on_disk()
 
 
 def seen_names(paths):

@@ -16,6 +16,7 @@ sys.path.insert(0, HERE)
 import fake_sacct  # noqa: E402
 import oracle  # noqa: E402
 from sb import cli  # noqa: E402
+from sb.store import counters  # noqa: E402
 
 GOLDEN = os.path.join(REPO, "fixtures", "golden")
 ASOF = re.compile(rb'"asof": ?"[^"]*"')
@@ -101,18 +102,21 @@ class Sandbox:
                 found[os.path.relpath(path, base)] = CRC.sub(b'"crc32":"*"', ASOF.sub(b'"asof":"*"', data)) if mask_asof else data
         return found
 
-    def monthly(self, cluster="hammer"):
-        """{month: {user: metrics}} from the rollup files."""
+    def monthly(self, cluster="hammer", metrics=counters.V1_METRICS, by="username"):
+        """{month: {user: metrics}} from the rollup files: each row's exact counters summed per user (or per
+        account or partition: `by`), as the named metrics."""
         folder = os.path.join(self.cluster_dir(cluster), "agg", "rollups", "monthly")
         result = {}
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if name.endswith(".json") and not name.startswith("."):
                 doc = json.load(open(os.path.join(folder, name)))
-                result[doc["month"]] = {row["username"]: {k: v for k, v in row.items() if k != "username"}
-                                        for row in doc["users"]}
+                sums = {}
+                for row in doc["users"]:
+                    counters.add_into(sums.setdefault(row[by], counters.zero()), row["counters"])
+                result[doc["month"]] = {key: _named(total, metrics) for key, total in sums.items()}
         return {m: u for m, u in result.items() if u}
 
-    def alltime(self, cluster="hammer"):
+    def alltime(self, cluster="hammer", metrics=counters.V1_METRICS):
         folder = os.path.join(self.cluster_dir(cluster), "agg", "users")
         result = {}
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
@@ -120,7 +124,9 @@ class Sandbox:
                 continue
             doc = json.load(open(os.path.join(folder, name)))
             entry = doc["clusters"][cluster]
-            result[doc["username"]] = dict(entry["counts"], **entry["totals"])
+            merged = dict(entry["counts"], **entry["totals"])
+            merged.update(entry["efficiency"])
+            result[doc["username"]] = {k: merged[k] for k in metrics}
         return result
 
     def board(self, window="alltime", cluster="hammer"):
@@ -129,6 +135,11 @@ class Sandbox:
 
     def cursor(self, cluster="hammer"):
         return json.load(open(os.path.join(self.cluster_dir(cluster), "state", "poll_cursor.json")))
+
+
+def _named(total, metrics):
+    values = counters.all_metrics(total)
+    return {name: values[name] for name in metrics}
 
 
 def in_ci(env=None):

@@ -51,8 +51,8 @@ DB_FIELDS = (
     "TRESUsageInMax|TRESUsageInAve|JobName"
 ).split("|")
 
-EXTRA_FIELDS = ["Cluster", "Comment", "ExitCode", "NodeList", "QOS",
-                "SubmitLine", "Timelimit", "WorkDir"]
+EXTRA_FIELDS = ["Cluster", "Comment", "Eligible", "ExitCode", "NodeList", "QOS",
+                "SubmitLine", "Timelimit", "TimelimitRaw", "TRESUsageInTot", "WorkDir"]
 
 REFUSED_FIELDS = ("jobname", "workdir", "submitline", "comment")
 

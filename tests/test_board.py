@@ -9,6 +9,7 @@ import pytest
 import oracle
 from conftest import DEMO_NOW, demo_ranking
 from sb import cli
+from sb.store.counters import COLUMNS
 
 NOW = DEMO_NOW
 
@@ -94,12 +95,14 @@ def write_board(root, cluster, window_file, totals, min_jobs=3):
     path = os.path.join(root, "clusters", cluster, "agg", "leaderboards")
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, window_file + ".json"), "wb") as handle:
-        handle.write(board_json(window_file, cluster, min_jobs, totals, 1700000000))
+        handle.write(board_json(window_file, cluster, min_jobs, {(user, "phys", "cpu"): c for user, c in totals.items()},
+                                1700000000))
     return os.path.join(path, window_file + ".json")
 
 
 def counters(jobs, cpu_hours=0):
-    return [jobs, 0, 0, 0, cpu_hours * 3600, 0, 0, 0, 0, 0]
+    from sb.store.counters import WIDTH
+    return [jobs, 0, 0, 0, cpu_hours * 3600] + [0] * (WIDTH - 5)
 
 
 def test_all_sums_jobs_across_clusters_before_min_jobs_and_hides_opted_out_users(tmp_path):
@@ -138,8 +141,11 @@ def test_refresh_rereads_only_the_files_that_changed(tmp_path):
                                             (b'{"boards": {}}', "no counter table of this version"),
                                             (b'{"table": {"columns": ["user", "jobs", "gpu_jobs", "failed_jobs", '
                                              b'"elapsed_s", "cpu_s", "gpu_elapsed_s", "gpu_s", "req_mem_kib", '
-                                             b'"avg_mem_kib", "max_mem_kib"], "data": [["a"], ["x"], [1], [1], [1], '
-                                             b'[1], [1], [1], [1], [1], [1]]}}',
+                                             b'"avg_mem_kib", "max_mem_kib"], "data": [["a"], [1], [1], [1], '
+                                             b'[1], [1], [1], [1], [1], [1], [1]]}}',
+                                             "no counter table of this version"),    # the first release's
+                                            (json.dumps({"table": {"columns": ["user"] + list(COLUMNS), "data": [
+                                                ["a"]] + [["x"]] * len(COLUMNS)}}).encode(),
                                              "damaged counter table")])
 def test_a_bad_board_file_is_reported_and_the_other_clusters_still_show(tmp_path, content, words):
     root = str(tmp_path)
@@ -208,7 +214,7 @@ def test_huge_or_negative_counters_are_a_damaged_table(tmp_path):
             damaged = text.replace('[\n["bob"],\n[5]', '[\n["bob"],\n[{}]'.format(value))
             handle.write(re.sub(r',"crc32":"[0-9a-f]{8}"', "", damaged))   # as a file without a checksum: the table check
         scores = Scores(root)
-        assert scores.table(["hammer"], "alltime").counters("bob") == [0] * 10
+        assert scores.table(["hammer"], "alltime").counters("bob") == counters(0)
         assert "damaged counter table" in "".join(scores.problems.values()), value
 
 

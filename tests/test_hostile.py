@@ -12,9 +12,10 @@ D = "#|#"
 
 def canonical(**fields):
     """One allocation line in the collector's field order (what sacct prints for its -o list)."""
-    values = {"JobIDRaw": "7", "MaxRSS": "", "AveRSS": "", "User": "alice", "State": "COMPLETED",
+    values = {name: "" for name in FIELDS}
+    values.update({"JobIDRaw": "7", "MaxRSS": "", "AveRSS": "", "User": "alice", "State": "COMPLETED",
               "ElapsedRaw": "60", "AllocCPUS": "2", "NNodes": "1", "ReqMem": "1G", "ReqTRES": "",
-              "AllocTRES": "cpu=2", "Submit": str(T0 - 300), "Start": str(T0 - 120), "End": str(T0 - 60)}
+              "AllocTRES": "cpu=2", "Submit": str(T0 - 300), "Start": str(T0 - 120), "End": str(T0 - 60)})
     values.update(fields)
     return D.join(values[f] for f in FIELDS) + "\n"
 
@@ -51,9 +52,9 @@ def test_every_field_past_its_bound_is_malformed_and_the_run_goes_on():
 def test_no_val_memory_is_no_sample_and_absurd_memory_is_malformed():
     no_val = canonical(JobIDRaw="7.batch", MaxRSS="18446744073709551614", AveRSS="18446744073709551614")
     jobs, report = fold(canonical(), no_val, canonical(JobIDRaw="7.0", MaxRSS="2048K", AveRSS="1024K"))
-    assert jobs[0].max_kib == 2048 and jobs[0].avg_kib == 1024 and report.total() == 0
+    assert jobs[0].max_bytes == 2048 << 10 and jobs[0].avg_bytes == 1024 << 10 and report.total() == 0
     jobs, report = fold(canonical(), canonical(JobIDRaw="7.batch", MaxRSS="9000P"))
-    assert report.get("malformed") == 1 and jobs[0].max_kib == 0
+    assert report.get("malformed") == 1 and jobs[0].max_bytes == 0
 
 
 def test_a_job_ending_outside_the_window_is_a_problem_not_a_job_of_another_month():

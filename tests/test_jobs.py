@@ -2,7 +2,8 @@
 from hypothesis import given, settings, strategies as st
 
 from sb.collect.jobs import FIELDS, Job, LineReport, fold_jobs
-from sb.collect.parse import BadField, NOT_STARTED, gpu_count, req_mem_kib, rss_kib, state_word, whole
+from sb.collect.parse import (BadField, NOT_STARTED, cpu_time_ms, gpu_count, gpu_util, req_mem_bytes, rss_bytes,
+                              state_word, time_limit_s, tres_memory_bytes, whole)
 from sb.names import normalize_user
 
 D = "#|#"
@@ -15,13 +16,13 @@ def line(**values):
 
 
 def job(jid, user="alice", state="COMPLETED", elapsed="3600", cpus="2", nodes="1", req="1000M", alloc="cpu=2",
-        submit="1700000000", start="1700000100", end="1700003700", req_tres=""):
+        submit="1700000000", start="1700000100", end="1700003700", req_tres="", **more):
     return line(JobIDRaw=jid, User=user, State=state, ElapsedRaw=elapsed, AllocCPUS=cpus, NNodes=nodes,
-                ReqMem=req, ReqTRES=req_tres, AllocTRES=alloc, Submit=submit, Start=start, End=end)
+                ReqMem=req, ReqTRES=req_tres, AllocTRES=alloc, Submit=submit, Start=start, End=end, **more)
 
 
-def step(jid, maxrss="", averss=""):
-    return line(JobIDRaw=jid, MaxRSS=maxrss, AveRSS=averss,
+def step(jid, maxrss="", averss="", total_cpu="", usage=""):
+    return line(JobIDRaw=jid, MaxRSS=maxrss, AveRSS=averss, TotalCPU=total_cpu, TRESUsageInTot=usage,
                 State="COMPLETED", ElapsedRaw="10", AllocCPUS="1", NNodes="1", Submit="1", Start="1", End="2")
 
 
@@ -34,22 +35,65 @@ def test_steps_fold_into_their_job_with_max_rss_and_max_ave():
     jobs, report = fold([job("10"), step("10.batch", "1048576", "524288"), step("10.extern", "0", "0"),
                          step("10.0", "3145728", "1048576"), job("11")])
     assert [j.key >> 32 for j in jobs] == [10, 11]
-    assert jobs[0].max_kib == 3072 and jobs[0].avg_kib == 1024
-    assert jobs[1].max_kib == 0 and jobs[1].avg_kib == 0   # no steps → 0
+    assert jobs[0].max_bytes == 3145728 and jobs[0].avg_bytes == 1048576
+    assert jobs[1].max_bytes == 0 and jobs[1].avg_bytes == 0   # no steps → 0
+    assert jobs[0].mem_sampled and not jobs[1].mem_sampled     # a request and a sample; a request only
     assert report.counts == {}
 
 
 def test_tres_usage_strings_stand_in_for_rss_on_a_sacct_without_maxrss():
     jobs, _ = fold([job("10"), step("10.0", "cpu=00:00:01,mem=2097152,pages=0", "mem=1048576"),
                     step("10.1", "cpu=00:00:01,pages=0", "")], tres_memory=True)
-    assert (jobs[0].max_kib, jobs[0].avg_kib) == (2048, 1024)
+    assert (jobs[0].max_bytes, jobs[0].avg_bytes) == (2097152, 1048576)
 
 
 def test_job_fields():
     (j,), _ = fold([job("7", user="Bob@REALM", state="FAILED", elapsed="7200", cpus="4", nodes="2",
                         req="4000Mc", alloc="cpu=4,gres/gpu=1,gres/gpu:a100=1", submit="1700000000")])
-    assert j == Job(key=7 << 32 | 1700000000, user="bob", end=1700003700, elapsed=7200, cpus=4, gpus=1,
-                    req_kib=16000 * 1024, failed=True, max_kib=0, avg_kib=0)
+    assert j == Job(key=7 << 32 | 1700000000, user="bob", account="(none)", partition="(none)", end=1700003700,
+                    elapsed=7200, cpus=4, gpus=1, req_bytes=16000 << 20, failed=True, limit=0, wait=100,
+                    cpu_ms=0, max_bytes=0, avg_bytes=0, used_bytes=0, mem_sampled=False, gpu_busy=None)
+
+
+def test_efficiency_fields_of_a_job():
+    (j,), report = fold([
+        job("8", Account="PhysX", Partition="gpu-a100", TotalCPU="1-02:03:04", TimelimitRaw="120",
+            Eligible="1700000040", alloc="cpu=2,gres/gpu=2"),
+        step("8.batch", "1048576", "1048576", "00:10.000", "cpu=00:00:10,mem=3145728"),
+        step("8.0", "2097152", "524288", "1-01:00:00", "cpu=1-00:00:00,gres/gpumem=4096,gres/gpuutil=150,mem=4194304"),
+        step("8.extern", "0", "0", "00:00.001", "cpu=00:00:00,mem=0")])
+    assert (j.account, j.partition) == ("physx", "gpu-a100")   # accounts lower-cased, partitions as printed
+    assert j.cpu_ms == (86400 + 2 * 3600 + 3 * 60 + 4) * 1000  # the job line's TotalCPU, not the steps' sum
+    assert (j.limit, j.wait) == (7200, 60)                     # Start - Eligible
+    assert (j.max_bytes, j.used_bytes) == (2097152, 4194304)   # used memory: max of TRESUsageInTot mem=
+    assert j.mem_sampled and j.gpu_busy == 150 and report.counts == {}
+
+
+def test_cpu_time_is_summed_over_steps_when_the_job_line_has_none():
+    (j,), _ = fold([job("9"), step("9.batch", "1", "1", "00:01.500"), step("9.0", "1", "1", "01:00:00")])
+    assert j.cpu_ms == 1500 + 3600000
+
+
+def test_unknown_eligible_and_limits_and_waits_never_below_zero():
+    jobs, report = fold([job("1", Eligible="Unknown", TimelimitRaw="UNLIMITED"),
+                         job("2", Eligible="1700000500", TimelimitRaw="Partition_Limit"),   # eligible after Start
+                         job("3", Eligible="soon", TimelimitRaw="2-00:00", TotalCPU="lots")])
+    assert [(j.wait, j.limit) for j in jobs] == [(100, 0), (0, 0), (100, 0)]
+    assert jobs[2].cpu_ms == 0 and report.get("odd_field") == 3   # counted, and each odd field logged
+    assert "TimelimitRaw '2-00:00'" in "\n".join(report.examples)
+
+
+def test_a_job_without_any_gpu_sample_is_unknown_not_zero():
+    jobs, _ = fold([job("1", alloc="gres/gpu=1"), step("1.0", "1", "1", "", "cpu=00:01:00,mem=1"),
+                    job("2", alloc="gres/gpu=1"), step("2.0", "1", "1", "", "gres/gpuutil=0,mem=1"),
+                    job("3"), step("3.0", "1", "1", "", "gres/gpuutil=50")])
+    assert [j.gpu_busy for j in jobs] == [None, 0, None]     # job 3 has no GPU: a stray sample means nothing
+
+
+def test_odd_accounts_are_malformed_never_names_of_anything():
+    jobs, report = fold([job("1", Account="a" * 200), job("2", Account="x\ty"), job("3", Account="../etc")])
+    assert [j.account for j in jobs] == ["../etc"]    # a name in JSON only, never a path
+    assert report.get("malformed") == 2
 
 
 def test_never_started_and_unfinished_jobs_count_nowhere_but_are_tallied():
@@ -94,14 +138,32 @@ def test_random_and_hostile_lines_never_crash_and_every_line_is_accounted(lines)
 def test_hostile_field_values_in_a_well_formed_line_never_crash(values):
     values = {k: v.replace("#|#", "") for k, v in values.items()}
     jobs, report = fold([line(**values)])
-    assert len(jobs) + sum(report.counts.values()) == 1   # exactly one outcome: a job or a counted reason
+    # exactly one outcome: a job or a counted reason (a job may also have an odd field, logged)
+    assert len(jobs) + sum(n for reason, n in report.counts.items() if reason != "odd_field") == 1
     for j in jobs:
         assert j.user and "/" not in j.user and j.elapsed >= 0 and j.cpus >= 0
 
 
 def reference_fold(lines, failure_states):
     """The semantics, written plainly from the unit parsers: no caches, no shortcuts, full splits."""
-    jobs, current_id, current = [], None, None
+    jobs, current_id, current, steps = [], None, None, []
+
+    def close():
+        if current is None:
+            return
+        rows = [r for r in steps if r is not None]
+        used = [tres_memory_bytes(r["TRESUsageInTot"]) for r in rows]
+        used = [u if u is not None else rss_bytes(r["MaxRSS"]) for u, r in zip(used, rows)]
+        sampled = any(r["MaxRSS"] or tres_memory_bytes(r["TRESUsageInTot"]) is not None for r in rows)
+        utils = [gpu_util(r["TRESUsageInTot"]) for r in rows if gpu_util(r["TRESUsageInTot"]) is not None]
+        if current["cpu_ms"] is None:
+            current["cpu_ms"] = sum(cpu_time_ms(r["TotalCPU"]) for r in rows)
+        current.update(max_bytes=max([rss_bytes(r["MaxRSS"]) for r in rows] or [0]),
+                       avg_bytes=max([rss_bytes(r["AveRSS"]) for r in rows] or [0]), used_bytes=max(used or [0]),
+                       mem_sampled=sampled and current["req_bytes"] > 0,
+                       gpu_busy=max(utils) if utils and current["gpus"] else None)
+        jobs.append(Job(**current))
+
     for text in lines:
         parts = text.rstrip("\r\n").split(D)
         if len(parts) != len(FIELDS):
@@ -111,30 +173,46 @@ def reference_fold(lines, failure_states):
         if "." in raw:
             if raw.split(".")[0] == current_id and current is not None:
                 try:
-                    step_max, step_avg = rss_kib(row["MaxRSS"]), rss_kib(row["AveRSS"])
+                    rss_bytes(row["MaxRSS"]), rss_bytes(row["AveRSS"]), tres_memory_bytes(row["TRESUsageInTot"])
+                    if current["cpu_ms"] is None:
+                        cpu_time_ms(row["TotalCPU"])
+                    steps.append(row)
                 except BadField:
-                    continue
-                current[8], current[9] = max(current[8], step_max), max(current[9], step_avg)
+                    pass
             continue
-        if current is not None:
-            jobs.append(Job(*current))
-        current_id, current = raw, None
+        close()
+        current_id, current, steps = raw, None, []
         if row["Start"] in NOT_STARTED or row["End"] in NOT_STARTED:
             continue
         try:
             job_id, submit = whole(raw, "JobIDRaw"), whole(row["Submit"], "Submit")
-            whole(row["Start"], "Start")
+            start = whole(row["Start"], "Start")
             cpus, nodes = whole(row["AllocCPUS"], "c"), whole(row["NNodes"], "n")
             if job_id >= 1 << 32 or submit >= 1 << 32:
                 continue
-            current = [job_id << 32 | submit, normalize_user(row["User"]), whole(row["End"], "End"),
-                       whole(row["ElapsedRaw"], "e"), cpus, gpu_count(row["AllocTRES"]),
-                       req_mem_kib(row["ReqMem"], row["ReqTRES"], cpus, nodes),
-                       state_word(row["State"]) in failure_states, 0, 0]
+            if len(row["Account"]) > 128 or not row["Account"].isprintable() or \
+                    len(row["Partition"]) > 128 or not row["Partition"].isprintable():
+                continue
+            try:
+                limit = time_limit_s(row["TimelimitRaw"]) or 0
+            except BadField:
+                limit = 0
+            eligible = row["Eligible"]
+            since = int(eligible) if eligible.isdigit() and eligible.isascii() and int(eligible) else submit
+            try:
+                cpu_ms = cpu_time_ms(row["TotalCPU"]) if row["TotalCPU"] else None
+            except BadField:
+                cpu_ms = 0
+            elapsed = whole(row["ElapsedRaw"], "e")
+            current = dict(key=job_id << 32 | submit, user=normalize_user(row["User"]),
+                           account=row["Account"].lower() or "(none)", partition=row["Partition"] or "(none)",
+                           end=whole(row["End"], "End"), elapsed=elapsed, cpus=cpus, gpus=gpu_count(row["AllocTRES"]),
+                           req_bytes=req_mem_bytes(row["ReqMem"], row["ReqTRES"], cpus, nodes),
+                           failed=state_word(row["State"]) in failure_states, limit=limit,
+                           wait=max(0, start - since), cpu_ms=cpu_ms)
         except BadField:
             current = None
-    if current is not None:
-        jobs.append(Job(*current))
+    close()
     return jobs
 
 
@@ -153,6 +231,13 @@ VALUES = {
     "Submit": st.sampled_from(["1700000000", "1700000001", "None"]),
     "Start": st.sampled_from(["1700000100", "Unknown", "None", "0", ""]),
     "End": st.sampled_from(["1700003700", "Unknown", "17x"]),
+    "TotalCPU": st.sampled_from(["", "01:02.345", "1-00:00:00", "10:00:00", "bad", "00:00:00"]),
+    "TRESUsageInTot": st.sampled_from(["", "cpu=00:01:00,mem=1048576", "gres/gpuutil=80,mem=2G", "mem=NONE",
+                                       "gres/gpuutil=x", "mem=junk"]),
+    "Account": st.sampled_from(["", "Phys", "chem", "a\tb"]),
+    "Partition": st.sampled_from(["", "gpu", "CPU"]),
+    "TimelimitRaw": st.sampled_from(["", "60", "UNLIMITED", "Partition_Limit", "0", "x"]),
+    "Eligible": st.sampled_from(["", "Unknown", "1700000050", "1700009999", "0", "soon"]),
 }
 
 

@@ -1,22 +1,24 @@
 """Unit parsers: memory units, legacy ReqMem, TRES GPUs, states, users."""
 import pytest
 
-from sb.collect.parse import BadField, gpu_count, req_mem_kib, rss_kib, state_word, to_kib, tres_value, whole
+from sb.collect.parse import (BadField, cpu_time_ms, gpu_count, gpu_util, req_mem_bytes, rss_bytes, state_word,
+                              time_limit_s, to_bytes, tres_memory_bytes, tres_value, whole)
 from sb.names import normalize_user
 
-MB = 1024  # KiB per MB
+MB = 1024 * 1024  # bytes per MB (sacct's M is MiB)
 
 
-@pytest.mark.parametrize("text, kib", [
+@pytest.mark.parametrize("text, size", [
     ("", 0),
-    ("219459584", 214316),          # --noconvert: bytes (219459584 / 1024 = 214316 exactly)
-    ("1023", 1), ("511", 0),        # bytes round to the nearest KiB
-    ("2048K", 2048), ("2048k", 2048),
-    ("3M", 3 * MB), ("1.5G", 1536 * MB), ("2T", 2 * 1024 * 1024 * MB), ("1P", 1024 ** 4),
+    ("219459584", 219459584),       # --noconvert: bytes
+    ("1023", 1023), ("511", 511),   # kept exactly: no rounding to KiB
+    ("2048K", 2048 * 1024), ("2048k", 2048 * 1024),
+    ("26699.50K", 27340288),        # AveRSS with a fraction: 26699.5 x 1024, exactly
+    ("3M", 3 * MB), ("1.5G", 1536 * MB), ("2T", 2 * 1024 * 1024 * MB), ("1P", 1024 ** 5),
     ("0", 0),
 ])
-def test_rss_units_are_powers_of_1024_and_bare_is_bytes(text, kib):
-    assert rss_kib(text) == kib
+def test_rss_units_are_powers_of_1024_and_bare_is_bytes(text, size):
+    assert rss_bytes(text) == size
 
 
 @pytest.mark.parametrize("req_mem, req_tres, cpus, nodes, mb", [
@@ -32,7 +34,7 @@ def test_rss_units_are_powers_of_1024_and_bare_is_bytes(text, kib):
     ("0n", "", 2, 1, 0),
 ])
 def test_requested_memory(req_mem, req_tres, cpus, nodes, mb):
-    assert req_mem_kib(req_mem, req_tres, cpus, nodes) == mb * MB
+    assert req_mem_bytes(req_mem, req_tres, cpus, nodes) == mb * MB
 
 
 @pytest.mark.parametrize("tres, gpus", [
@@ -49,10 +51,10 @@ def test_gpu_count(tres, gpus):
 
 
 def test_bad_values_raise_badfield_naming_the_field():
-    for call, field in ((lambda: rss_kib("12Q"), "MaxRSS"), (lambda: whole("-3", "ElapsedRaw"), "ElapsedRaw"),
+    for call, field in ((lambda: rss_bytes("12Q"), "MaxRSS"), (lambda: whole("-3", "ElapsedRaw"), "ElapsedRaw"),
                         (lambda: gpu_count("gres/gpu=two"), "AllocTRES"),
-                        (lambda: req_mem_kib("lotsMc", "", 1, 1), "ReqMem"),
-                        (lambda: to_kib("nan", "ReqTRES", "M"), "ReqTRES"),
+                        (lambda: req_mem_bytes("lotsMc", "", 1, 1), "ReqMem"),
+                        (lambda: to_bytes("nan", "ReqTRES", "M"), "ReqTRES"),
                         (lambda: whole("²", "AllocCPUS"), "AllocCPUS")):
         with pytest.raises(BadField) as caught:
             call()
@@ -84,6 +86,43 @@ def test_tres_value_finds_the_token():
 
 
 def test_no_val_request_means_unknown_not_sixteen_exbibytes():
-    assert req_mem_kib("18446744073709551616.00M", "", 4, 1) == 0      # seen on 22.05 when slurmdbd was down
-    assert req_mem_kib("18446744073709551616.00Mc", "", 4, 1) == 0
-    assert req_mem_kib("1T", "", 1, 1) == 1024 ** 3                      # a real large request still counts
+    assert req_mem_bytes("18446744073709551616.00M", "", 4, 1) == 0      # seen on 22.05 when slurmdbd was down
+    assert req_mem_bytes("18446744073709551616.00Mc", "", 4, 1) == 0
+    assert req_mem_bytes("1T", "", 1, 1) == 1024 ** 4                    # a real large request still counts
+
+
+@pytest.mark.parametrize("text, ms", [
+    ("", 0), ("00:00:00", 0), ("01:02.345", 62345),      # below an hour sacct prints MM:SS.mmm
+    ("00:59:59", 3599000), ("01:00:00", 3600000),        # from an hour on, whole seconds
+    ("12:34:56", (12 * 3600 + 34 * 60 + 56) * 1000), ("3-04:05:06", (3 * 86400 + 4 * 3600 + 5 * 60 + 6) * 1000),
+    ("1:02:03.5", 3723500), ("59:59.999", 3599999),
+])
+def test_cpu_time_formats_are_read_to_the_millisecond(text, ms):
+    assert cpu_time_ms(text) == ms
+
+
+@pytest.mark.parametrize("text", ["abc", "1:2:3:4", "-01:00", "01:00.x", "1-", "١٢:٠٠", "01:-2"])
+def test_unknown_cpu_time_formats_are_bad_fields(text):
+    with pytest.raises(BadField) as caught:
+        cpu_time_ms(text)
+    assert caught.value.field == "TotalCPU"
+
+
+@pytest.mark.parametrize("text, seconds", [("60", 3600), ("1", 60), ("0", None), ("", None), ("UNLIMITED", None),
+                                           ("Partition_Limit", None), ("INVALID", None), ("4294967295", None)])
+def test_time_limits_are_minutes_or_none(text, seconds):
+    assert time_limit_s(text) == seconds
+
+
+def test_an_unreadable_time_limit_is_a_bad_field():
+    with pytest.raises(BadField):
+        time_limit_s("2-00:00:00")
+
+
+@pytest.mark.parametrize("tres, mem, util", [
+    ("cpu=00:00:10,energy=0,fs/disk=1234,gres/gpumem=1024,gres/gpuutil=87,mem=5000,pages=0", 5000, 87),
+    ("mem=12", 12, None), ("cpu=00:01:00,vmem=3", None, None), ("gres/gpumem=5,mem=NONE", None, None),
+    ("gres/gpuutil=310,mem=1.5K", 1536, 310), ("", None, None)])
+def test_step_usage_memory_and_gpu_utilisation(tres, mem, util):
+    assert tres_memory_bytes(tres) == mem       # gres/gpumem= is not mem=
+    assert gpu_util(tres) == util

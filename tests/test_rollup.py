@@ -6,30 +6,48 @@ from hypothesis import given, strategies as st
 
 from sb.collect.jobs import Job
 from sb.collect.batch import Batch, job_counters
-from sb.store.counters import from_metrics, METRICS, to_metrics
-from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json, parse_daily, parse_monthly, parse_user, user_json
+from sb.store.counters import V1_METRICS, all_metrics, from_metrics, to_metrics
+from sb.store.rollups import (FORMAT, daily_json, merge_days, month_totals, monthly_json, parse_daily, parse_monthly,
+                              parse_user, user_json)
+
+KIB = 1024
 
 
-def make_job(user="alice", end=1706745599, elapsed=3600, cpus=4, gpus=0, req=1024, failed=False, mx=10, av=5, key=1):
-    return Job(key, user, end, elapsed, cpus, gpus, req, failed, mx, av)
+def make_job(user="alice", end=1706745599, elapsed=3600, cpus=4, gpus=0, req=1024, failed=False, mx=10, av=5, key=1,
+             account="phys", partition="cpu", limit=0, wait=0, cpu_ms=0, used=None, sampled=None, busy=None):
+    """A job; memory in KiB (times 1024 to the job's bytes)."""
+    return Job(key, user, account, partition, end, elapsed, cpus, gpus, req * KIB, failed, limit, wait, cpu_ms,
+               mx * KIB, av * KIB, (mx if used is None else used) * KIB, req > 0 if sampled is None else sampled,
+               busy)
 
 
 def test_job_counters_follow_the_metric_definitions():
-    gpu_job = make_job(elapsed=1800, cpus=8, gpus=2, req=2048, failed=True, mx=4096, av=1024)
-    metrics = to_metrics(job_counters(gpu_job))
-    assert metrics == {"jobs": 1, "gpu_jobs": 1, "failed_jobs": 1, "elapsed_hours": 0.5, "clock_hours": 4.0,
-                       "gpu_elapsed_hours": 0.5, "gpu_clock_hours": 1.0, "sum_req_mem_mb": 2.0,
-                       "sum_avg_mem_mb": 1.0, "sum_max_mem_mb": 4.0}
-    cpu_only = to_metrics(job_counters(make_job(elapsed=7200, cpus=3)))
+    gpu_job = make_job(elapsed=1800, cpus=8, gpus=2, req=2048, failed=True, mx=4096, av=1024, limit=3600, wait=90,
+                       cpu_ms=8 * 900 * 1000, busy=150)
+    metrics = all_metrics(job_counters(gpu_job))
+    assert {k: metrics[k] for k in V1_METRICS} == {
+        "jobs": 1, "gpu_jobs": 1, "failed_jobs": 1, "elapsed_hours": 0.5, "clock_hours": 4.0,
+        "gpu_elapsed_hours": 0.5, "gpu_clock_hours": 1.0, "sum_req_mem_mb": 2.0, "sum_avg_mem_mb": 1.0,
+        "sum_max_mem_mb": 4.0}
+    assert metrics["cpu_used_hours"] == 2.0 and metrics["cpu_efficiency"] == 0.5 and metrics["cpu_wasted_hours"] == 2.0
+    assert metrics["timelimit_hours"] == 1.0 and metrics["time_efficiency"] == 0.5
+    assert metrics["wait_hours"] == 90 / 3600 and metrics["avg_wait_hours"] == 90 / 3600
+    assert metrics["mem_sampled_jobs"] == 1 and metrics["req_mem_mb_hours"] == 1.0 and metrics["used_mem_mb_hours"] == 2.0
+    assert metrics["mem_efficiency"] == 2.0 and metrics["mem_wasted_gb_hours"] == 0   # used more than asked
+    assert metrics["gpu_sampled_hours"] == 1.0 and metrics["gpu_busy_hours"] == 0.75 and metrics["gpu_efficiency"] == 0.75
+    cpu_only = all_metrics(job_counters(make_job(elapsed=7200, cpus=3, req=0)))
     assert cpu_only["gpu_jobs"] == 0 and cpu_only["gpu_elapsed_hours"] == 0 and cpu_only["clock_hours"] == 6.0
+    assert cpu_only["mem_efficiency"] is None and cpu_only["gpu_efficiency"] is None   # unknown, never 0
+    assert cpu_only["time_efficiency"] is None and cpu_only["cpu_efficiency"] == 0.0
 
 
 COUNTER = st.integers(min_value=0, max_value=2 ** 50)
 
 
 @given(st.lists(COUNTER, min_size=10, max_size=10))
-def test_metrics_convert_back_to_the_exact_counters(counters):
-    assert from_metrics(to_metrics(counters), "x") == counters
+def test_first_release_metrics_convert_back_to_the_exact_counters(counters):
+    assert from_metrics(dict(zip(V1_METRICS, (c if s == 1 else c / s for c, s in zip(
+        counters, (1, 1, 1, 3600, 3600, 3600, 3600, 1024, 1024, 1024))))), "x") == counters
 
 
 def test_from_metrics_refuses_values_that_are_not_whole_units():
@@ -45,7 +63,7 @@ def test_batch_attributes_jobs_to_the_utc_day_and_month_of_their_end():
     batch.add(make_job(end=1706745600, key=2))  # 2024-02-01T00:00:00Z
     assert sorted(batch.months) == ["2024-01", "2024-02"]
     assert list(batch.months["2024-01"]) == [1706745599 // 86400]
-    assert batch.user_totals()["alice"][0] == 2
+    assert batch.user_totals()["alice"][("phys", "cpu")][0] == 2
 
 
 def test_daily_monthly_and_user_files_round_trip():
@@ -58,11 +76,13 @@ def test_daily_monthly_and_user_files_round_trip():
     doc = json.loads(monthly_json("2024-01", totals, 1706745600).decode())
     assert doc["asof"] == "2024-02-01T00:00:00Z" and doc["month"] == "2024-01"
     assert [row["username"] for row in doc["users"]] == ["alice", "bob"]
-    assert list(doc["users"][0]) == ["username"] + list(METRICS)
+    assert list(doc["users"][0])[:3] == ["username", "account", "partition"]
+    assert set(V1_METRICS) < set(doc["users"][0]) and doc["users"][0]["cpu_efficiency"] == 0.0
     assert parse_monthly(monthly_json("2024-01", totals, 0), "m") == totals
-    user_doc = json.loads(user_json("bob", "hammer", totals["bob"], 0).decode())
-    assert user_doc["schema_version"] == 1 and user_doc["clusters"]["hammer"]["counts"]["jobs"] == 2
-    assert parse_user(user_json("bob", "hammer", totals["bob"], 0), "hammer", "u") == totals["bob"]
+    bob = {("phys", "cpu"): totals["bob", "phys", "cpu"]}
+    user_doc = json.loads(user_json("bob", "hammer", bob, 0).decode())
+    assert user_doc["schema_version"] == FORMAT and user_doc["clusters"]["hammer"]["counts"]["jobs"] == 2
+    assert parse_user(user_json("bob", "hammer", bob, 0), "hammer", "u") == bob
 
 
 def test_summing_is_order_free_to_the_byte():

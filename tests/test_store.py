@@ -101,10 +101,12 @@ def test_a_sealed_file_reads_back_and_any_changed_byte_is_caught():
 def test_rollup_and_user_files_carry_a_checksum_checked_on_read():
     import pytest
     from sb.store.rollups import daily_json, parse_daily, parse_user, user_json
-    daily = daily_json("2024-01", {"01": {"alice": [1] * 10}})
-    user = user_json("alice", "hammer", [2] + [3600] * 9, 0)
-    assert parse_daily(daily, "d")["01"]["alice"] == [1] * 10 and parse_user(user, "hammer", "u")[0] == 2
+    from sb.store.counters import WIDTH
+    key = ("alice", "phys", "cpu")
+    daily = daily_json("2024-01", {"01": {key: [1] * WIDTH}})
+    user = user_json("alice", "hammer", {key[1:]: [2] + [3600] * (WIDTH - 1)}, 0)
+    assert parse_daily(daily, "d")["01"][key] == [1] * WIDTH and parse_user(user, "hammer", "u")[key[1:]][0] == 2
     with pytest.raises(ValueError, match="checksum"):     # still valid JSON with valid counters: only the sum knows
-        parse_daily(daily.replace(b"[1,1,1,", b"[1,1,2,"), "d")
+        parse_daily(daily.replace(b",1,1,1,", b",1,2,1,", 1), "d")
     with pytest.raises(ValueError, match="checksum"):
-        parse_user(user.replace(b'"jobs": 2', b'"jobs": 3'), "hammer", "u")
+        parse_user(user.replace(b'"jobs":2', b'"jobs":3'), "hammer", "u")

@@ -95,9 +95,9 @@ def test_filter_clusters_and_minimum(demo_root):
 @pytest.mark.parametrize("text, expected", [
     ("", (None, None)), ("hammer", ({"hammer"}, None)), (">=2", (None, ("clock_hours", 7200))),
     ("gpu-h>1.5", (None, ("gpu_clock_hours", 5401))), ("jobs>=1k", (None, ("jobs", 1000))),
-    ("hammer,negishi maxrss>=1", ({"hammer", "negishi"}, ("sum_max_mem_mb", 1024))),
-    ("reqmem>=1.5g", (None, ("sum_req_mem_mb", 1536 * 1024))),       # memory cells are binary: 1.5G = 1536 MB
-    ("reqmem>=10t", (None, ("sum_req_mem_mb", 10 * 1024 ** 3))),
+    ("hammer,negishi maxrss>=1", ({"hammer", "negishi"}, ("sum_max_mem_mb", 1 << 20))),   # counters are bytes
+    ("reqmem>=1.5g", (None, ("sum_req_mem_mb", 1536 << 20))),       # memory cells are binary: 1.5G = 1536 MB
+    ("reqmem>=10t", (None, ("sum_req_mem_mb", 10 << 40))),
     ("jobs>=2.007k", (None, ("jobs", 2007))), ("jobs>1.001k", (None, ("jobs", 1002))),   # exact, no float dust
     ("cpu-h>=1.1", (None, ("clock_hours", 3960))),
 ])
@@ -125,7 +125,7 @@ def test_selection_survives_an_empty_window(tmp_path):
     root = str(tmp_path)
     folder = os.path.join(root, "clusters", "hammer", "agg", "leaderboards")
     os.makedirs(folder)
-    players = {"u{}".format(n): [5, 0, 0, 0, n * 3600, 0, 0, 0, 0, 0] for n in range(1, 6)}
+    players = {("u{}".format(n), "phys", "cpu"): [5, 0, 0, 0, n * 3600] + [0] * 15 for n in range(1, 6)}
     for name, table in (("alltime", players), ("rolling-30d", {}), ("rolling-365d", players)):
         with open(os.path.join(folder, name + ".json"), "wb") as handle:
             handle.write(board_json(name, "hammer", 3, table, 1700000000))

@@ -13,14 +13,21 @@ from sb.scores.skills import Theme
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "frames")
 
+
+def v1(counters):
+    """A counter row written in the first release's ten columns (memory in KiB) → today's."""
+    from sb.store.counters import from_v1
+    return from_v1(counters)
+
+
 # counters: jobs, gpu_jobs, failed_jobs, elapsed_s, cpu_s, gpu_elapsed_s, gpu_s, req/avg/max mem KiB
-ALICE = [10, 2, 1, 36000, 3600000, 7200, 14400, 10485760, 1048576, 2097152]   # 1,000 CPU-h, 4 GPU-h
-BOB = [5, 0, 0, 18000, 180000, 0, 0, 5242880, 524288, 1048576]                 # 50 CPU-h
-CAROL_ALL = [4, 0, 2, 10800, 21600, 0, 0, 1048576, 0, 0]                       # 2 jobs on each cluster
-DAVE = [20, 20, 0, 72000, 720000, 72000, 288000, 20971520, 2097152, 4194304]   # 200 CPU-h, 80 GPU-h
-BOB_30 = [4, 0, 1, 7200, 720000, 0, 0, 0, 0, 0]
-ALICE_30 = [3, 0, 0, 3600, 36000, 0, 0, 0, 0, 0]
-DAVE_30 = [3, 3, 0, 3600, 3600, 3600, 7200, 0, 0, 0]
+ALICE = v1([10, 2, 1, 36000, 3600000, 7200, 14400, 10485760, 1048576, 2097152])   # 1,000 CPU-h, 4 GPU-h
+BOB = v1([5, 0, 0, 18000, 180000, 0, 0, 5242880, 524288, 1048576])                 # 50 CPU-h
+CAROL_ALL = v1([4, 0, 2, 10800, 21600, 0, 0, 1048576, 0, 0])                       # 2 jobs on each cluster
+DAVE = v1([20, 20, 0, 72000, 720000, 72000, 288000, 20971520, 2097152, 4194304])   # 200 CPU-h, 80 GPU-h
+BOB_30 = v1([4, 0, 1, 7200, 720000, 0, 0, 0, 0, 0])
+ALICE_30 = v1([3, 0, 0, 3600, 36000, 0, 0, 0, 0, 0])
+DAVE_30 = v1([3, 3, 0, 3600, 3600, 3600, 7200, 0, 0, 0])
 
 BOTH = ["hammer", "negishi"]
 AGES = [("hammer", 240, False, ""), ("negishi", 7200, True, "")]
@@ -224,7 +231,7 @@ def test_every_skill_fits_at_120_columns_with_long_names():
 
 
 def test_tiny_values_never_show_as_zero():
-    tiny = [5, 0, 0, 3600, 3600, 8, 8, 0, 0, 0]       # 8 GPU-seconds: 0.0022 GPU-hours
+    tiny = v1([5, 0, 0, 3600, 3600, 8, 8, 0, 0, 0])       # 8 GPU-seconds: 0.0022 GPU-hours
     rows = [(1, "gpuman", tiny)]
     lines = text_of(scene(rows), view.View(sort="gpu_clock_hours"), 120, 24)
     assert "<0.01  1" in lines[5]

@@ -72,6 +72,8 @@ def _tui_options(parser):
     _settings_options(parser, cluster=False)
     parser.add_argument("--cluster", default="ALL", help="a cluster, or ALL (summed per user across clusters; default)")
     parser.add_argument("--window", choices=("alltime", "30d", "365d"), default="alltime")
+    parser.add_argument("--by", choices=("user", "account", "partition"), default="user",
+                        help="rows of the board: players (user, default), clans (account) or partitions")
     parser.add_argument("--metric", default="clock_hours", metavar="SKILL",
                         help="the skill that decides the rank, as on screen (gpu-h) or its JSON name (gpu_clock_hours)")
     parser.add_argument("--sort", metavar="COL[:asc|desc]",

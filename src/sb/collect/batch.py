@@ -1,52 +1,48 @@
-"""Counted jobs → counters in memory: one job's contribution, and a batch of them by month, day and user."""
+"""Counted jobs → counters in memory: one job's contribution, and a batch of them by month, day and
+(user, account, partition)."""
 from sb.store.counters import add_into, zero
 from sb.timeutil import DAY, day_month
 
 
 def job_counters(job):
-    """One job's contribution, in COLUMNS order."""
+    """One job's contribution, in COLUMNS order (store.counters)."""
     gpu = job.gpus > 0
-    return [1, int(gpu), int(job.failed), job.elapsed, job.cpus * job.elapsed,
-            job.elapsed if gpu else 0, job.gpus * job.elapsed, job.req_kib, job.avg_kib, job.max_kib]
+    elapsed = job.elapsed
+    sampled = job.mem_sampled
+    busy = job.gpu_busy is not None
+    return [1, int(gpu), int(job.failed), elapsed, job.cpus * elapsed,
+            elapsed if gpu else 0, job.gpus * elapsed, job.req_bytes, job.avg_bytes, job.max_bytes,
+            job.cpu_ms, job.limit, elapsed if job.limit else 0, job.wait,
+            int(sampled), job.req_bytes * elapsed if sampled else 0, job.used_bytes * elapsed if sampled else 0,
+            int(busy), job.gpus * elapsed if busy else 0, job.gpu_busy * elapsed if busy else 0]
 
 
 class Batch:
-    """Counters of newly counted jobs, by month → day → user."""
+    """Counters of newly counted jobs, by month → day → (user, account, partition)."""
 
     def __init__(self):
         self.months = {}
         self.jobs = 0
-        self._days = {}  # day number → its {user: counters}, the hot path's shortcut into self.months
+        self._days = {}  # day number → its {key: counters}, the hot path's shortcut into self.months
+        self._keys = {}  # (user, account, partition) tuples made once each, shared by every day
 
     def add(self, job):
-        """Add one job: the same sums as add_into(total, job_counters(job)), unrolled (hot path)."""
         day = job.end // DAY
-        users = self._days.get(day)
-        if users is None:
-            users = self._days[day] = self.months.setdefault(day_month(day), {}).setdefault(day, {})
-        total = users.get(job.user)
+        rows = self._days.get(day)
+        if rows is None:
+            rows = self._days[day] = self.months.setdefault(day_month(day), {}).setdefault(day, {})
+        key = (job.user, job.account, job.partition)
+        total = rows.get(key)
         if total is None:
-            total = users[job.user] = zero()
-        elapsed, gpus = job.elapsed, job.gpus
-        total[0] += 1
-        total[3] += elapsed
-        total[4] += job.cpus * elapsed
-        total[7] += job.req_kib
-        total[8] += job.avg_kib
-        total[9] += job.max_kib
-        if gpus:
-            total[1] += 1
-            total[5] += elapsed
-            total[6] += gpus * elapsed
-        if job.failed:
-            total[2] += 1
+            total = rows[self._keys.setdefault(key, key)] = zero()
+        add_into(total, job_counters(job))
         self.jobs += 1
 
     def user_totals(self):
-        """{user: counters} summed over the whole batch."""
+        """{user: {(account, partition): counters}} summed over the whole batch."""
         totals = {}
         for days in self.months.values():
-            for users in days.values():
-                for user, counters in users.items():
-                    add_into(totals.setdefault(user, zero()), counters)
+            for rows in days.values():
+                for (user, account, partition), counters in rows.items():
+                    add_into(totals.setdefault(user, {}).setdefault((account, partition), zero()), counters)
         return totals

@@ -6,7 +6,7 @@ from sb.store.data import Damaged, read_json_or_none
 from sb.store.files import atomic_write, read_bytes
 from sb.store.layout import WINDOWS
 from sb.store.leaderboards import board_json
-from sb.store.rollups import window_totals
+from sb.store.rollups import flatten, window_totals
 from sb.store.seal import unseal
 from sb.timeutil import DAY
 
@@ -34,12 +34,12 @@ def write_boards(engine):
     s, paths, data = engine.s, engine.paths, engine.data
     now = engine.clock()
     today = int(now) // DAY
-    stamp = {"cluster": s.cluster, "day": today, "min_jobs": s.min_jobs, "board_top": s.board_top}
+    stamp = {"cluster": s.cluster, "day": today, "min_jobs": s.min_jobs, "board_top": s.board_top, "format": 2}
     if read_json_or_none(paths.boards_stamp) == stamp and all(
             _intact(engine, paths.board(filename)) for _, filename, _ in WINDOWS):
         return
     for window, filename, days in WINDOWS:
-        totals = ({user: data.user(user) for user in data.users_on_disk()} if days is None else
+        totals = (flatten({user: data.user(user) for user in data.users_on_disk()}) if days is None else
                   window_totals(data.daily, today - days + 1, today))
         atomic_write(paths.board(filename), board_json(window, s.cluster, s.min_jobs, totals, now, s.board_top))
     atomic_write(paths.boards_stamp, (json.dumps(stamp, sort_keys=True) + "\n").encode())

@@ -3,9 +3,8 @@ import json
 
 from sb.collect import cursor as cursor_file, heal
 from sb.collect.purge import stage_purged
-from sb.store.counters import add_into, zero
 from sb.store.files import Transaction, read_bytes
-from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json, remove_user, user_json
+from sb.store.rollups import daily_json, merge_days, merge_split, month_totals, monthly_json, remove_user, user_json
 from sb.timeutil import DAY, iso_utc, month_of_epoch
 
 PROBLEM_LOG_LIMIT = 1 << 20
@@ -35,7 +34,7 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         daily = engine.data.daily(month)
         if replace and month == month_of_epoch(replace[1]):
             removed = remove_user(daily, month, replace[0], replace[1] // DAY, replace[2] // DAY)
-            deltas[replace[0]] = add_into(deltas.get(replace[0], zero()), [-v for v in removed])
+            merge_split(deltas.setdefault(replace[0], {}), removed, -1)
         merge_days(daily, batch.months.get(month, {}))
         tx.write(paths.daily(month), daily_json(month, daily))
         tx.write(paths.monthly(month), monthly_json(month, month_totals(daily), now))
@@ -44,13 +43,13 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         deltas = {}
     else:
         for user, delta in intake.user_deltas.items():
-            add_into(deltas.setdefault(user, zero()), delta)
+            merge_split(deltas.setdefault(user, {}), delta)
         if engine.manifest is not None:
             engine.manifest.pop("users_behind", None)
     for user, delta in sorted(deltas.items()):
-        counters = add_into(engine.data.user(user), delta)
-        if counters[0]:
-            tx.write(paths.user(user), user_json(user, engine.s.cluster, counters, now))
+        split = merge_split(engine.data.user(user), delta, prune=True)
+        if split:
+            tx.write(paths.user(user), user_json(user, engine.s.cluster, split, now))
         else:
             tx.delete(paths.user(user))
     for month, seen in sorted(intake.seen.items()):   # one file per Submit month the batch touched
@@ -76,7 +75,7 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
 
 def _hold_user_deltas(engine, intake, deltas):
     for user, delta in deltas.items():
-        add_into(intake.user_deltas.setdefault(user, zero()), delta)
+        merge_split(intake.user_deltas.setdefault(user, {}), delta)
     if engine.manifest is not None:
         engine.manifest["users_behind"] = True
 

@@ -12,7 +12,7 @@ from sb.store import manifest as manifest_file
 from sb.store.counters import add_into, zero
 from sb.store.data import ClusterData, Damaged, listdir
 from sb.store.files import Transaction, atomic_write
-from sb.store.rollups import daily_json, merge_days, month_totals, monthly_json, user_json
+from sb.store.rollups import by_user, daily_json, merge_days, month_totals, monthly_json, user_json
 from sb.store.seal import MARK, unseal
 from sb.timeutil import DAY, month_end, month_start
 
@@ -237,9 +237,10 @@ def _stage_users(engine, tx, override):
     data, paths = engine.data, engine.paths
     totals = {}
     for month in sorted(set(data.months_on_disk()) | set(override)):
-        month_users = override[month] if month in override else data.monthly_totals(month)
-        for user, counters in month_users.items():
-            add_into(totals.setdefault(user, zero()), counters)
+        month_rows = override[month] if month in override else data.monthly_totals(month)
+        for key, counters in month_rows.items():
+            add_into(totals.setdefault(key, zero()), counters)
+    totals = by_user(totals)
     now = engine.clock()
     for user in sorted(totals):
         tx.write(paths.user(user), user_json(user, engine.s.cluster, totals[user], now))

@@ -1,32 +1,40 @@
 """Stage 2, sacct text → values: unit, TRES, state and user parsers for one sacct line's fields."""
+from sb.compat import isascii
 from sb.names import BadField
 
-# Powers of 1024 relative to KiB, the unit every memory figure is kept in (exact integers; MB = KiB/1024).
-_KIB_PER_UNIT = {"K": 1, "M": 1024, "G": 1024 ** 2, "T": 1024 ** 3, "P": 1024 ** 4}
+# Powers of 1024: every memory figure is kept in bytes (exact integers; MB = bytes / 2**20).
+_BYTES_PER_UNIT = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 NOT_STARTED = frozenset(("", "0", "Unknown", "None"))
 # SLURM's NO_VAL64 (2**64) shows up as ReqMem 18446744073709551616.00M for a job submitted while slurmdbd
 # was down: "unknown", not 16 EiB. No real request comes near this bound (1 EiB).
-UNKNOWN_REQUEST_KIB = 1 << 50
+UNKNOWN_REQUEST_BYTES = 1 << 60
+# TimelimitRaw values that are no limit: INFINITE, NO_VAL (the partition's), or a limit sacct cannot print.
+NO_TIME_LIMIT = frozenset(("", "UNLIMITED", "Partition_Limit", "INVALID", "NONE", "None", "Unknown",
+                           "4294967294", "4294967295"))
 
 
-def to_kib(text, field, bare_unit):
-    """'123456K', '1.5G', '219459584' → KiB (int). A bare number is in `bare_unit` ('B' or 'M')."""
+def to_bytes(text, field, bare_unit):
+    """'123456K', '1.5G', '219459584' → bytes (int). A bare number is in `bare_unit` ('B' or 'M')."""
     if not text:
         return 0
     unit = text[-1].upper()
-    number = text[:-1] if unit in _KIB_PER_UNIT else text
-    if unit not in _KIB_PER_UNIT:
+    number = text[:-1] if unit in _BYTES_PER_UNIT else text
+    if unit not in _BYTES_PER_UNIT:
         unit = bare_unit
+    scale = 1 if unit == "B" else _BYTES_PER_UNIT[unit]
     count = _int_or_none(number)
     if count is not None:
-        return (count + 512) // 1024 if unit == "B" else count * _KIB_PER_UNIT[unit]
+        return count * scale
     try:
         value = float(number)
     except ValueError:
         raise BadField(field, text, "not a memory size")
     if not 0 <= value < float("inf"):
         raise BadField(field, text, "not a memory size")
-    return int(round(value / 1024 if unit == "B" else value * _KIB_PER_UNIT[unit]))
+    whole_part, _, fraction = number.partition(".")
+    if whole_part.isdigit() and fraction.isdigit() and len(fraction) <= 9:   # exact: 26699.50K is 27340288 B
+        return (int(whole_part) * 10 ** len(fraction) + int(fraction)) * scale // 10 ** len(fraction)
+    return int(round(value * scale))
 
 
 def _int_or_none(text):
@@ -39,16 +47,16 @@ def _int_or_none(text):
     return None
 
 
-def rss_kib(text, field="MaxRSS"):
+def rss_bytes(text, field="MaxRSS"):
     """MaxRSS/AveRSS: with --noconvert a bare number is bytes."""
-    return to_kib(text, field, "B")
+    return to_bytes(text, field, "B")
 
 
-def req_mem_kib(req_mem, req_tres, cpus, nodes):
+def req_mem_bytes(req_mem, req_tres, cpus, nodes):
     """Requested memory of a job: mem= of ReqTRES, else ReqMem (suffix c: per CPU, n: per node);
     0 when SLURM recorded it as unknown (NO_VAL)."""
     per_unit = _req_mem_per_unit(req_mem, req_tres)
-    if per_unit >= UNKNOWN_REQUEST_KIB:
+    if per_unit >= UNKNOWN_REQUEST_BYTES:
         return 0
     scope = "" if tres_value(req_tres, "mem=") is not None else req_mem[-1:]
     return per_unit * cpus if scope == "c" else per_unit * nodes if scope == "n" else per_unit
@@ -57,12 +65,66 @@ def req_mem_kib(req_mem, req_tres, cpus, nodes):
 def _req_mem_per_unit(req_mem, req_tres):
     tres_mem = tres_value(req_tres, "mem=")
     if tres_mem is not None:
-        return to_kib(tres_mem, "ReqTRES", "M")
+        return to_bytes(tres_mem, "ReqTRES", "M")
     if not req_mem:
         return 0
     if req_mem[-1] in "cn":
-        return to_kib(req_mem[:-1], "ReqMem", "M")
-    return to_kib(req_mem, "ReqMem", "M")
+        return to_bytes(req_mem[:-1], "ReqMem", "M")
+    return to_bytes(req_mem, "ReqMem", "M")
+
+
+def cpu_time_ms(text, field="TotalCPU"):
+    """sacct's CPU time → milliseconds: [D-]HH:MM:SS (from one hour on), MM:SS.mmm (below), also
+    HH:MM:SS.mmm; '' is 0. A fraction past milliseconds is cut (sacct prints three digits)."""
+    if not text:
+        return 0
+    days, dash, clock = text.rpartition("-")
+    clock, _, fraction = clock.partition(".")
+    parts = clock.split(":")
+    if not (1 <= len(parts) <= 3) or not all(p.isdigit() for p in parts) or not isascii(text) or \
+            (dash and not days.isdigit()) or (fraction and not (fraction.isdigit() and len(fraction) <= 9)):
+        raise BadField(field, text, "not a CPU time ([D-]HH:MM:SS or MM:SS.mmm)")
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    if days:
+        seconds += int(days) * 86400
+    return seconds * 1000 + int((fraction + "000")[:3])
+
+
+def time_limit_s(text):
+    """TimelimitRaw (minutes) → seconds; None for no limit (UNLIMITED, Partition_Limit, INVALID, empty, 0);
+    BadField for anything else."""
+    if text in NO_TIME_LIMIT:
+        return None
+    minutes = _int_or_none(text)
+    if minutes is None:
+        raise BadField("TimelimitRaw", text, "not minutes")
+    return minutes * 60 if minutes else None
+
+
+def tres_memory_bytes(tres):
+    """The mem= of a TRES usage string in bytes (--noconvert prints plain bytes; a unit is read too), or
+    None when it has none (NONE: not sampled)."""
+    at = tres.find(",mem=") + 1 if not tres.startswith("mem=") else 0
+    if at == 0 and not tres.startswith("mem="):
+        return None
+    end = tres.find(",", at + 4)
+    text = tres[at + 4:] if end < 0 else tres[at + 4:end]
+    if text.isdecimal():
+        return int(text)
+    if not text or text == "NONE":
+        return None
+    return rss_bytes(text, "TRESUsageInTot")
+
+
+def gpu_util(tres):
+    """The gres/gpuutil figure of a TRES usage string (percent of one GPU, summed over the task's GPUs:
+    collect.jobs explains), or None when it has no sample."""
+    if "gres/gpuutil=" not in tres:
+        return None
+    value = tres_value(tres, "gres/gpuutil=")
+    return _int_or_none(value) if value else None
 
 
 def tres_value(tres, prefix):

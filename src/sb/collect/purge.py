@@ -16,7 +16,7 @@ def purge_opted_out(engine, all_homes=False):
     data, paths, optout = engine.data, engine.paths, engine.optout
     months = data.months_on_disk()
     if all_homes:
-        known = set(data.users_on_disk()).union(*(data.monthly_totals(m) for m in months))
+        known = set(data.users_on_disk()).union(*({key[0] for key in data.monthly_totals(m)} for m in months))
         gone = {u for u in known if optout(u)}
     else:
         gone = {u for u in data.users_on_disk() if u in optout.listed or optout.cached(u)}
@@ -25,7 +25,7 @@ def purge_opted_out(engine, all_homes=False):
     tx, now, held = Transaction(paths), engine.clock(), {user: set() for user in gone}
     for month in months:
         daily = data.daily(month)
-        present = {user for user in gone if any(user in day for day in daily.values())}
+        present = gone & {key[0] for rows in daily.values() for key in rows}
         for user in present:
             remove_user(daily, month, user)
             held[user].add(month)

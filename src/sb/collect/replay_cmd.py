@@ -14,10 +14,14 @@ def replay(engine, path):
     """Count a saved `sacct -P` dump (header line first, '|' between fields), e.g. made elsewhere."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         header = handle.readline().rstrip("\r\n").split("|")
-        missing = [f for f in FIELDS if f not in header]
+        missing = [f for f in FIELDS if f not in header and f not in REPLAY_OPTIONAL]
         if missing:
             raise CollectorError("{}: the header line lacks {}; expected `sacct -P` output with a header "
                                  "line".format(path, ", ".join(missing)))
+        lacking = [f for f in REPLAY_OPTIONAL if f not in header]
+        if lacking:
+            engine.say("{}: {} has no {}: {}".format(engine.s.cluster, path, ", ".join(lacking),
+                                                     "; ".join(REPLAY_OPTIONAL[f] for f in lacking)))
         first = _first_data_line(handle)
         _refuse_converted_times(path, header, first)
         intake = Intake(engine, None, engine.piece_jobs)
@@ -31,6 +35,10 @@ def replay(engine, path):
     return 0
 
 
+# Fields a dump may lack (one taken by an older release): what the jobs then count without.
+REPLAY_OPTIONAL = {"TRESUsageInTot": "memory efficiency from MaxRSS, no GPU utilisation",
+                   "TimelimitRaw": "no time limits (time efficiency unknown)",
+                   "Eligible": "queue wait counted from Submit"}
 HOW_TO_DUMP = ("take the dump with epoch times: TZ=UTC SLURM_TIME_FORMAT=%s sacct -a -D -P --noconvert -S START "
                "-E END -s CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ -o " + ",".join(FIELDS) + " > dump.txt")
 
@@ -59,7 +67,7 @@ def _refuse_converted_times(path, header, line):
 def canonical(lines, header, delimiter):
     """Lines of a saved dump (any field order, '|') → FIELDS order. Like sacct itself, an empty
     MaxRSS/AveRSS is taken from the TRES usage mem= when the dump has it."""
-    index = [header.index(f) for f in FIELDS]
+    index = [header.index(f) if f in header else None for f in FIELDS]
     fallback = [(FIELDS.index(f), header.index(t)) for f, t in MEMORY_FALLBACK.items() if t in header]
     width = len(header)
     for line in lines:
@@ -69,7 +77,7 @@ def canonical(lines, header, delimiter):
         if len(parts) != width:
             yield line.rstrip("\r\n").replace("|", delimiter) + "\n"  # malformed: fold reports it
             continue
-        row = [parts[i] for i in index]
+        row = [parts[i] if i is not None else "" for i in index]
         for position, source in fallback:
             if not row[position]:
                 row[position] = tres_value(parts[source], "mem=") or ""

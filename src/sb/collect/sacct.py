@@ -8,7 +8,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 
-from sb.collect.jobs import FIELDS, MEMORY_FALLBACK
+from sb.collect.jobs import FIELDS, MEMORY_FALLBACK, OPTIONAL
 from sb.timeutil import sacct_time
 
 # A delimiter no field we request can contain (TRES strings hold ',', '=', '/', ':').
@@ -76,6 +76,8 @@ def choose_fields(available):
     tres_memory = not all(f in available for f in MEMORY_FALLBACK) and all(
         f in available for f in MEMORY_FALLBACK.values())
     fields = tuple(MEMORY_FALLBACK.get(f, f) if tres_memory else f for f in FIELDS)
+    # an optional field this sacct lacks is asked as JobIDRaw, which reads as no sample (collect.jobs)
+    fields = tuple("JobIDRaw" if f in OPTIONAL and f not in available else f for f in fields)
     missing = [f for f in fields if f not in available]
     if missing:
         raise SacctError("this sacct lacks the field(s) {}; the scoreboard cannot count jobs "

@@ -9,7 +9,7 @@ from itertools import chain
 
 from sb.optout import read_optout_file
 from sb.scores.skills import COLUMN_OF
-from sb.store.counters import COLUMNS, WIDTH, to_metrics
+from sb.store.counters import COLUMNS, WIDTH, all_metrics
 from sb.store.layout import WINDOWS, ClusterPaths
 from sb.store.seal import unseal
 from sb.timeutil import iso_utc
@@ -119,13 +119,15 @@ class Scores:
             paths = self._paths[cluster] = ClusterPaths(self.root, cluster)
         return paths
 
-    def table(self, clusters, window):
-        """The window's Table summed over these clusters, kept until one of their files changes."""
+    def table(self, clusters, window, by="user"):
+        """The window's Table of users (or accounts, or partitions: `by`) summed over these clusters, kept
+        until one of their files changes."""
         boards = [self._board(c, window) for c in clusters]
         stamps = [self._files[path][0] for path, _ in boards]
-        made = self._merged.get((tuple(clusters), window))
+        made = self._merged.get((tuple(clusters), window, by))
         if made is None or made[0] != stamps:
-            made = self._merged[tuple(clusters), window] = (stamps, Table([b for _, b in boards if b]))
+            tables = [b if by == "user" else b.groups[by] for _, b in boards if b]
+            made = self._merged[tuple(clusters), window, by] = (stamps, Table(tables))
         return made[1]
 
     def preload(self):
@@ -158,8 +160,12 @@ class Scores:
         return self._read(os.path.join(self.root, "config", "optout.txt"), read_optout_file) or set()
 
 
-Board = collections.namedtuple("Board", "min_jobs names columns")
-Board.__doc__ = "One leaderboard file's min_jobs and counter table: names, and one list per counter column."
+Board = collections.namedtuple("Board", "min_jobs names columns groups")
+Board.__doc__ = ("One leaderboard file's min_jobs and user table (names, one list per counter column), and its "
+                 "group tables {by: Group}.")
+Group = collections.namedtuple("Group", "names columns members")
+Group.__doc__ = "An account or partition table: names, one list per counter column, each one's member users."
+BY = ("user", "account", "partition")
 
 
 class Table:
@@ -167,10 +173,11 @@ class Table:
     two of the ten counters (jobs, and the sort column), and whole counters only the rows on screen."""
 
     def __init__(self, boards):
-        self._boards = boards
+        self._boards = boards   # Board or Group tuples: names and columns
         self._columns = {}      # column index → {user: value summed over the boards}
         self._counters = {}     # user → all counters, for the rows drawn so far
         self._index = None      # per board, user → position in its lists
+        self._members = None    # group → its users over the boards (a group table's only)
 
     def column(self, index):
         summed = self._columns.get(index)
@@ -191,6 +198,16 @@ class Table:
                     total = [t + column[at] for t, column in zip(total, board.columns)]
             self._counters[user] = total
         return total
+
+
+    def users(self, name):
+        """How many distinct users a group (account or partition) has over the boards: the union."""
+        if self._members is None:
+            self._members = {}
+            for board in self._boards:
+                for group, members in zip(board.names, board.members):
+                    self._members.setdefault(group, set()).update(members)
+        return len(self._members.get(name, ()))
 
 
 def _sum_column(boards, index):
@@ -240,20 +257,36 @@ def _parse_json(path):
 
 
 def _parse_board(path):
-    """A leaderboard file's min_jobs and table {user: counters}; anything else is a one-line error naming it."""
+    """A leaderboard file's min_jobs and tables; anything else is a one-line error naming it."""
     doc = _parse_json(path)
     table = doc.get("table") if isinstance(doc, dict) else None
     if not isinstance(table, dict) or table.get("columns") != ["user"] + list(COLUMNS):
         raise ValueError("{}: no counter table of this version; run `slurm-sb rebuild --cluster NAME` with this "
                          "version to rewrite it".format(path))
+    names, columns = _columns(table, path)
+    groups = {}
+    for by in BY[1:]:
+        group = doc.get(by + "s")
+        if not isinstance(group, dict) or group.get("columns") != [by] + list(COLUMNS):
+            raise ValueError("{}: no {} table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path, by))
+        group_names, group_columns = _columns(group, path)
+        members = group.get("members")
+        if not isinstance(members, list) or len(members) != len(group_names) or not all(
+                isinstance(m, list) and all(type(i) is int and 0 <= i < len(names) for i in m) for m in members):
+            raise ValueError("{}: damaged {} members; run `slurm-sb rebuild --cluster NAME`".format(path, by))
+        groups[by] = Group(group_names, group_columns, [[names[i] for i in m] for m in members])
+    min_jobs = doc.get("min_jobs")
+    return Board(min_jobs if type(min_jobs) is int else 3, names, columns, groups)
+
+
+def _columns(table, path):
     data = table.get("data")
     if not isinstance(data, list) or len(data) != WIDTH + 1 or any(not isinstance(c, list) for c in data) or \
             len({len(c) for c in data}) > 1 or set(map(type, data[0])) - {str} or \
             set(map(type, chain.from_iterable(data[1:]))) - {int} or \
-            any(column and not 0 <= min(column) <= max(column) < 2 ** 63 for column in data[1:]):
+            any(column and not 0 <= min(column) <= max(column) < 2 ** 96 for column in data[1:]):
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
-    min_jobs = doc.get("min_jobs")
-    return Board(min_jobs if type(min_jobs) is int else 3, data[0], data[1:])
+    return data[0], data[1:]
 
 
 def eligible(table, min_jobs, exclude=()):
@@ -284,9 +317,13 @@ def ranking(users, key, table, level_of=None):
     return sorted(users, key=table.column(COLUMN_OF[key]).__getitem__, reverse=True)
 
 
-def board_document(rows, counters, cluster, window, metric, min_jobs, now, theme):
-    """The ranking [(rank, user)] as JSON for scripts: every metric in its spec unit, and the total level."""
-    return {"asof": iso_utc(now), "cluster": cluster, "window": window, "metric": metric, "min_jobs": min_jobs,
-            "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters(user)),
-                          total_xp=theme.total_xp(counters(user)), **to_metrics(counters(user)))
-                     for n, user in rows]}
+def board_document(rows, table, cluster, window, metric, min_jobs, now, theme, by="user"):
+    """The ranking [(rank, name)] as JSON for scripts: every metric in its spec unit, the efficiency figures
+    (None when unknown), and the total level; group rows also carry their `users`."""
+    def row(n, name):
+        counters = table.counters(name)
+        head = [("rank", n), (by, name)] + ([("users", table.users(name))] if by != "user" else [])
+        head += [("total_level", theme.total_level(counters)), ("total_xp", theme.total_xp(counters))]
+        return dict(head, **all_metrics(counters))
+    return {"asof": iso_utc(now), "cluster": cluster, "window": window, "by": by, "metric": metric,
+            "min_jobs": min_jobs if by == "user" else 1, "rows": [row(n, name) for n, name in rows]}

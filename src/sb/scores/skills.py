@@ -23,9 +23,9 @@ SKILLS = (
     ("jobs", "jobs", "Jobs", "jobs", "jobs", 100.0, False),
     ("gpu_jobs", "gpu_jobs", "GPUjobs", "GPU jobs", "jobs", 1000.0, False),
     ("failed_jobs", "failed_jobs", "Fails", "failed jobs", "failed jobs", None, False),
-    ("sum_req_mem_mb", "req_mem_kib", "ReqMem", "requested memory", "requested", None, True),
-    ("sum_max_mem_mb", "max_mem_kib", "MaxRSS", "max RSS", "max RSS", None, True),
-    ("sum_avg_mem_mb", "avg_mem_kib", "AveRSS", "average RSS", "average RSS", None, True),
+    ("sum_req_mem_mb", "req_mem_b", "ReqMem", "requested memory", "requested", None, True),
+    ("sum_max_mem_mb", "max_mem_b", "MaxRSS", "max RSS", "max RSS", None, True),
+    ("sum_avg_mem_mb", "avg_mem_b", "AveRSS", "average RSS", "average RSS", None, True),
 )
 METRIC_NAMES = tuple(s[0] for s in SKILLS)
 LABELS = {s[0]: s[2] for s in SKILLS}

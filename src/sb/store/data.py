@@ -6,7 +6,6 @@ import json
 import os
 
 from sb.names import is_valid_user
-from sb.store.counters import zero
 from sb.store.files import read_bytes
 from sb.store.rollups import parse_daily, parse_monthly, parse_user
 
@@ -26,20 +25,20 @@ class ClusterData:
         self.paths = paths
 
     def daily(self, month):
-        """{"DD": {user: counters}} of a month's daily rollup; {} when there is none."""
+        """{"DD": {(user, account, partition): counters}} of a month's daily rollup; {} when there is none."""
         data = read_bytes(self.paths.daily(month))
         return {} if data is None else guard(parse_daily, data, self.paths.daily(month))
 
     def monthly_totals(self, month):
-        """{user: counters} of a month's monthly rollup."""
+        """{(user, account, partition): counters} of a month's monthly rollup."""
         data = read_bytes(self.paths.monthly(month))
         return {} if data is None else guard(parse_monthly, data, self.paths.monthly(month))
 
     def user(self, user):
-        """A user's all-time counters on this cluster (zeros when they have no file)."""
+        """A user's all-time counters on this cluster by account and partition ({} when they have no file)."""
         path = self.paths.user(user)
         data = read_bytes(path)
-        return zero() if data is None else guard(lambda d, w: parse_user(d, self.paths.cluster, w), data, path)
+        return {} if data is None else guard(lambda d, w: parse_user(d, self.paths.cluster, w), data, path)
 
     def users_on_disk(self):
         return sorted(name[:-5] for name in listdir(self.paths.users_dir)

@@ -1,121 +1,226 @@
 """Rollup and user files: the daily (exact) and monthly (spec §8) rollups and agg/users/<user>.json, to bytes
-and back, and the sums made of a month's daily mapping."""
+and back, and the sums made of a month's daily mapping.
+
+Every figure is kept per row key (user, account, partition), so that each window can be summed per user,
+per account and per partition. In memory: a daily mapping is {"DD": {key: counters}}, month or window
+totals {key: counters}, and a user's split {(account, partition): counters}.
+
+Files of the first release (format 1: per user only, memory in KiB) are still read: their rows count under
+account and partition "(unknown)" until the collector re-reads their month (collect.heal, the upgrade).
+"""
 import json
 
-from sb.store.counters import COLUMNS, COUNT_METRICS, METRICS, WIDTH, add_into, from_metrics, to_metrics, zero
+from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, V1_COLUMNS, add_into, all_metrics,
+                               check_row, from_metrics, from_v1, zero)
 from sb.store.seal import seal, unseal
 from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start, next_month
 
+FORMAT = 2
+UNKNOWN = "(unknown)"      # the account and partition of jobs counted by the first release
 
-# ---- daily rollups: the exact record of a month, {"DD": {user: counters}} -------------------------
+
+# ---- sums over row keys ----------------------------------------------------------------------------
 
 def merge_days(daily, batch_days):
-    """Add a batch's {day number: {user: counters}} into a daily mapping {"DD": {user: counters}}."""
-    for day, users in batch_days.items():
+    """Add a batch's {day number: {key: counters}} into a daily mapping {"DD": {key: counters}}."""
+    for day, rows in batch_days.items():
         target = daily.setdefault(day_label(day), {})
-        for user, counters in users.items():
-            add_into(target.setdefault(user, zero()), counters)
+        for key, counters in rows.items():
+            add_into(target.setdefault(key, zero()), counters)
     return daily
 
 
 def remove_user(daily, month, user, first_day=None, last_day=None):
-    """Drop a user's entries from a month's daily mapping (only days first_day..last_day if given);
-    return the counters removed. Days left empty are dropped."""
-    removed, base = zero(), month_start(month) // DAY - 1
+    """Drop a user's rows from a month's daily mapping (only days first_day..last_day if given); return
+    what was removed as the user's split. Days left empty are dropped."""
+    removed, base = {}, month_start(month) // DAY - 1
     for label in list(daily):
         day = base + int(label)
-        if user in daily[label] and (first_day is None or first_day <= day <= last_day):
-            add_into(removed, daily[label].pop(user))
-            if not daily[label]:
-                del daily[label]
+        if first_day is not None and not first_day <= day <= last_day:
+            continue
+        rows = daily[label]
+        for key in [key for key in rows if key[0] == user]:
+            add_into(removed.setdefault(key[1:], zero()), rows.pop(key))
+        if not rows:
+            del daily[label]
     return removed
 
 
 def window_totals(load_daily, first_day, last_day, totals=None):
-    """{user: counters} of jobs whose End falls on UTC days first_day..last_day, from the daily rollups
+    """{key: counters} of jobs whose End falls on UTC days first_day..last_day, from the daily rollups
     of the months they span (`load_daily(month)` -> that month's daily mapping)."""
     totals = {} if totals is None else totals
     month = day_month(first_day)
     while month <= day_month(last_day):
         before_first = month_start(month) // DAY - 1
-        for label, users in load_daily(month).items():
+        for label, rows in load_daily(month).items():
             if first_day <= before_first + int(label) <= last_day:
-                for user, counters in users.items():
-                    add_into(totals.setdefault(user, zero()), counters)
+                for key, counters in rows.items():
+                    add_into(totals.setdefault(key, zero()), counters)
         month = next_month(month)
     return totals
 
 
 def month_totals(daily):
-    """{user: counters} of a month from its daily mapping."""
+    """{key: counters} of a month from its daily mapping."""
     totals = {}
-    for users in daily.values():
-        for user, counters in users.items():
-            add_into(totals.setdefault(user, zero()), counters)
+    for rows in daily.values():
+        for key, counters in rows.items():
+            add_into(totals.setdefault(key, zero()), counters)
     return totals
 
 
+def by_user(totals):
+    """{key: counters} → {user: {(account, partition): counters}}."""
+    splits = {}
+    for (user, account, partition), counters in totals.items():
+        splits.setdefault(user, {})[account, partition] = counters
+    return splits
+
+
+def flatten(splits):
+    """{user: {(account, partition): counters}} → {key: counters}."""
+    return {(user,) + group: counters for user, split in splits.items() for group, counters in split.items()}
+
+
+def merge_split(target, split, sign=1, prune=False):
+    """Add (or with sign=-1 take away) a user's split into another; with `prune`, groups left with no job
+    are dropped (not for deltas, which may pass through 0 jobs on their way)."""
+    for group, counters in split.items():
+        row = target.setdefault(group, zero())
+        for i, value in enumerate(counters):
+            row[i] += sign * value
+        if prune and not row[0]:
+            del target[group]
+    return target
+
+
+def split_total(split):
+    """A user's counters summed over their accounts and partitions."""
+    total = zero()
+    for counters in split.values():
+        add_into(total, counters)
+    return total
+
+
+# ---- daily rollups: the exact record of a month --------------------------------------------------
+
 def daily_json(month, daily):
-    lines = ['{"month":%s,"columns":%s,"days":{' % (json.dumps(month), _compact(list(COLUMNS)))]
+    """Names once in three tables, then one line per day of rows [user, account, partition, counters...]
+    by table index: compact, and encoded without a json.dumps per row."""
+    keys = sorted({key for rows in daily.values() for key in rows})
+    tables = [sorted({key[i] for key in keys}) for i in range(3)]
+    where = [{name: n for n, name in enumerate(table)} for table in tables]
+    head = '{"format":%d,"month":%s,"columns":%s,"users":%s,"accounts":%s,"partitions":%s,"days":{' % (
+        FORMAT, json.dumps(month), _compact(list(COLUMNS)), _compact(tables[0]), _compact(tables[1]),
+        _compact(tables[2]))
+    lines = [head]
     days = sorted(daily)
     for n, day in enumerate(days):
-        users = daily[day]
-        body = ",".join("%s:%s" % (json.dumps(u), _compact(users[u])) for u in sorted(users))
-        lines.append('%s:{%s}%s' % (json.dumps(day), body, "," if n < len(days) - 1 else ""))
+        rows = daily[day]
+        body = ",".join("[%d,%d,%d,%s]" % (where[0][key[0]], where[1][key[1]], where[2][key[2]],
+                                           ",".join(map(str, rows[key]))) for key in sorted(rows))
+        lines.append('"%s":[%s]%s' % (day, body, "," if n < len(days) - 1 else ""))
     lines.append("}}")
     return seal(("\n".join(lines) + "\n").encode())
 
 
 def parse_daily(data, where):
     doc = json.loads(unseal(data, where).decode())
+    if doc.get("format") != FORMAT:
+        return _parse_daily_v1(doc, where)
     if list(doc.get("columns", ())) != list(COLUMNS):
+        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
+    tables = [doc["users"], doc["accounts"], doc["partitions"]]
+    daily = {}
+    for day, rows in doc["days"].items():
+        target = daily[day] = {}
+        for row in rows:
+            key = (tables[0][row[0]], tables[1][row[1]], tables[2][row[2]])
+            target[key] = check_row(row[3:], "{} day {} user {}".format(where, day, key[0]))
+    return daily
+
+
+def _parse_daily_v1(doc, where):
+    if list(doc.get("columns", ())) != list(V1_COLUMNS):
         raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     daily = {}
     for day, users in doc["days"].items():
         daily[day] = {}
         for user, counters in users.items():
-            if len(counters) != WIDTH or not all(isinstance(v, int) and v >= 0 for v in counters):
+            if len(counters) != len(V1_COLUMNS) or not all(type(v) is int and v >= 0 for v in counters):
                 raise ValueError("{}: day {} user {} has bad counters".format(where, day, user))
-            daily[day][user] = list(counters)
+            daily[day][user, UNKNOWN, UNKNOWN] = from_v1(counters)
     return daily
+
+
+def is_first_format(data):
+    """A daily rollup written by the first release (no efficiency counters, no accounts)?"""
+    return not data.startswith(b'{"format":')
 
 
 # ---- monthly rollups and user files: the spec's shapes ------------------------------------------
 
 def monthly_json(month, totals, asof):
-    rows = [dict([("username", user)] + list(to_metrics(totals[user]).items())) for user in sorted(totals)]
-    return _document([("asof", iso_utc(asof)), ("month", month)], "users", rows)
+    """One row per (username, account, partition): the spec's metrics, the efficiency figures, and the exact
+    counters they are made of (what the collector reads back)."""
+    rows = ['{"username":%s,"account":%s,"partition":%s,%s,"counters":[%s]}' % (
+        json.dumps(key[0]), json.dumps(key[1]), json.dumps(key[2]), _metrics_text(totals[key]),
+        ",".join(map(str, totals[key]))) for key in sorted(totals)]
+    return seal(('{"format":%d,"asof":%s,"month":%s,"columns":%s,"users":[\n%s\n]}\n' % (
+        FORMAT, json.dumps(iso_utc(asof)), json.dumps(month), _compact(list(COLUMNS)), ",\n".join(rows))).encode())
 
 
 def parse_monthly(data, where):
-    """{user: counters} of a monthly rollup file."""
+    """{key: counters} of a monthly rollup file."""
     doc = json.loads(unseal(data, where).decode())
-    return {row["username"]: from_metrics(row, "{} user {}".format(where, row.get("username")))
-            for row in doc["users"]}
+    if doc.get("format") != FORMAT:
+        return {(row["username"], UNKNOWN, UNKNOWN): from_v1(from_metrics(row, "{} user {}".format(
+            where, row.get("username")))) for row in doc["users"]}
+    if list(doc.get("columns", ())) != list(COLUMNS):
+        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
+    return {(row["username"], row["account"], row["partition"]): check_row(row["counters"], "{} user {}".format(
+        where, row.get("username"))) for row in doc["users"]}
 
 
-def user_json(user, cluster, counters, asof):
-    metrics = to_metrics(counters)
+def user_json(user, cluster, split, asof):
+    """A user's all-time figures on one cluster: the sums (spec shape), efficiency, and the exact split by
+    account and partition [[account, partition, counters...], ...] in COLUMNS order."""
+    total = split_total(split)
+    metrics = all_metrics(total)
     entry = {"asof": iso_utc(asof),
              "counts": {name: metrics[name] for name in COUNT_METRICS},
-             "totals": {name: metrics[name] for name in METRICS[3:]}}
-    doc = {"schema_version": 1, "username": user, "clusters": {cluster: entry}}
-    return seal(json.dumps(doc, indent=1).encode())
+             "totals": {name: metrics[name] for name in METRICS if name not in COUNT_METRICS},
+             "efficiency": {name: metrics[name] for name in DERIVED},
+             "split": [[account, partition] + split[account, partition] for account, partition in sorted(split)]}
+    doc = {"schema_version": FORMAT, "username": user, "clusters": {cluster: entry}}
+    return seal(json.dumps(doc, separators=(",", ":")).encode() + b"\n")
 
 
 def parse_user(data, cluster, where):
-    entry = json.loads(unseal(data, where).decode())["clusters"][cluster]
-    merged = dict(entry["counts"])
-    merged.update(entry["totals"])
-    return from_metrics(merged, where)
+    """A user file → the user's split {(account, partition): counters}."""
+    doc = json.loads(unseal(data, where).decode())
+    entry = doc["clusters"][cluster]
+    if doc.get("schema_version") != FORMAT:
+        merged = dict(entry["counts"])
+        merged.update(entry["totals"])
+        return {(UNKNOWN, UNKNOWN): from_v1(from_metrics(merged, where))}
+    split = {}
+    for row in entry["split"]:
+        if not isinstance(row[0], str) or not isinstance(row[1], str):
+            raise ValueError("{}: a split row without account and partition".format(where))
+        split[row[0], row[1]] = check_row(row[2:], where)
+    return split
+
+
+def _metrics_text(counters):
+    return ",".join('"%s":%s' % (name, _number(value)) for name, value in all_metrics(counters).items())
+
+
+def _number(value):
+    return "null" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
 def _compact(value):
     return json.dumps(value, separators=(",", ":"))
 
-
-def _document(head, list_key, rows):
-    """JSON with `head` keys first and one `rows` item per line: small diffs, greppable by user."""
-    opening = ",".join("%s:%s" % (json.dumps(k), _compact(v)) for k, v in head)
-    body = ",\n".join(_compact(row) for row in rows)
-    return seal(("{%s,%s:[\n%s\n]}\n" % (opening, json.dumps(list_key), body)).encode())

@@ -11,8 +11,9 @@ def run(args, settings, clock, env, out, err):
     color = screen.color_wanted(args.no_color, env)
     if args.json:
         rows = session.rows()[:args.limit]
-        doc = board.board_document(rows, session.table().counters, args.cluster, args.window, session.view.sort,
-                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
+        doc = board.board_document(rows, session.table(), args.cluster, args.window, session.view.sort,
+                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme,
+                                   session.view.by)
         print(json.dumps(doc, indent=1), file=out)
         return _report_problems(session, err)
     backend = args.backend

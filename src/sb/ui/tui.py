@@ -134,7 +134,10 @@ class Session(Moves):
         """[(rank, user)] in display order; rank is the standing on the sort column, best first."""
         view, clusters = self.view, self.clusters()
         table = self.table()
-        min_jobs, opted_out = self.scores.min_jobs(clusters, view.window), self.scores.opted_out()
+        if view.by == "user":
+            min_jobs, opted_out = self.scores.min_jobs(clusters, view.window), self.scores.opted_out()
+        else:   # every group with a job is on its board; opted-out users were never counted in it
+            min_jobs, opted_out = 1, frozenset()
         # the Table object is new whenever one of its files changed; holding it here keeps that test exact
         players = (table, min_jobs, opted_out)
         if players != self._eligible_key:   # who is on the board, A to Z; re-sorting needs only this
@@ -152,7 +155,7 @@ class Session(Moves):
         return self._rows
 
     def table(self):
-        return self.scores.table(self.clusters(), self.view.window)
+        return self.scores.table(self.clusters(), self.view.window, self.view.by)
 
     def scene(self):
         rows, clusters, now = self.rows(), self.clusters(), self.clock()
@@ -407,5 +410,6 @@ def open_session(args, settings, clock, env=None):
         raise ValueError("no cluster under {} has a leaderboard yet (agg/leaderboards): a collector's first poll "
                          "writes them".format(os.path.join(settings.root, "clusters")))
     view = View(args.cluster, args.window, sort, order == "desc" if order else sort != "user")
+    view.by = getattr(args, "by", "user")
     return Session(scores, load_theme(settings.root), view, clock, settings.poll_interval_sec, args.user,
                    tip=sys.version_info >= (3, 9) and not textual_available(), me=env.get("USER"))

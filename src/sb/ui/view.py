@@ -74,6 +74,7 @@ class View:
 
     def __init__(self, cluster="ALL", window="alltime", sort="clock_hours", descending=True):
         self.cluster, self.window, self.sort, self.descending = cluster, window, sort, descending
+        self.by = "user"                        # the board's rows: user, account or partition
         self.column = SORT_KEYS.index(sort)     # the selected column (Tab)
         self.cursor = 0                         # the selected row, an index into the scene's rows
         self.top = 0                            # the first row on screen

@@ -110,6 +110,9 @@ class Sandbox:
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if name.endswith(".json") and not name.startswith("."):
                 doc = json.load(open(os.path.join(folder, name)))
+                if doc.get("format") is None:     # the first release's: one row of metrics per user
+                    result[doc["month"]] = {row["username"]: {k: row[k] for k in metrics} for row in doc["users"]}
+                    continue
                 sums = {}
                 for row in doc["users"]:
                     counters.add_into(sums.setdefault(row[by], counters.zero()), row["counters"])

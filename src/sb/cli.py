@@ -50,6 +50,9 @@ def _backfill_options(parser):
     parser.add_argument("--since", metavar="YYYY-MM", help="re-read from this month")
     parser.add_argument("--until", metavar="YYYY-MM", help="re-read up to this month (default: now)")
     parser.add_argument("--user", help="only this user's jobs (e.g. one who opted back in)")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="only re-read, now, every month owed a re-read: those counted by the first release "
+                             "(for efficiency figures) and damaged ones; `poll` does one per tick")
 
 
 def _replay_options(parser):
@@ -193,7 +196,7 @@ def run_collector(args, env, out, err):
     if args.command == "poll":
         return engine.run(poll_cmd.poll)
     if args.command == "backfill":
-        return engine.run(backfill_cmd.backfill, args.since, args.until, user)
+        return engine.run(backfill_cmd.backfill, args.since, args.until, user, args.upgrade)
     if args.command == "rebuild":
         return engine.run(rebuild_cmd.rebuild)
     if args.command == "discover":

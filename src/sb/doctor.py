@@ -14,6 +14,7 @@ from sb import config
 from sb.collect import live
 from sb.collect.discover import accounting_users
 from sb.collect.sacct import SacctError, choose_fields, dbd_config, first_error, hides_jobs, run_command, users_command, whoami
+from sb.store import manifest as manifest_file
 from sb.store.seal import unseal
 
 SKEW_WARN_SEC = 120
@@ -228,6 +229,12 @@ def health_checks(settings):
         for month, why in sorted(kept.items()):
             yield Check("WARN", "storage", "{}: {}: {}".format(cluster, month, why),
                         "nothing to do: accounting no longer has that month's jobs")
+        gap = manifest_file.efficiency_gap(doc)
+        if gap:
+            yield Check("WARN", "efficiency", "{}: {}; months counted by the first release without CPU/memory "
+                        "efficiency, accounts and partitions: {}".format(cluster, gap, ", ".join(doc["lacking"])),
+                        "each poll re-reads one; `slurm-sb backfill --upgrade` does them all (months past "
+                        "slurmdbd's retention keep their old figures)")
         if not (bad or owed or kept):
             yield Check("OK", "storage", "{}: no damaged files, nothing owed".format(cluster))
     for path in sorted(glob.glob(os.path.join(settings.root, "clusters", "*", "state", "poll_cursor.json"))):

@@ -5,25 +5,32 @@ from sb.collect.visibility import check_visibility
 from sb.timeutil import month_of_epoch, next_month, normalize_month
 
 
-def backfill(engine, since=None, until=None, user=None):
+def backfill(engine, since=None, until=None, user=None, upgrade=False):
+    """The cold start to its end (or the chosen months re-read), then the catch-up; months owed a re-read
+    (damaged, or counted by the first release) come first. `upgrade`: only those."""
     engine.prepare_fields()
     check_visibility(engine)
-    while engine.retrying(lambda: heal.repull_next(engine)):   # damaged months first: others read after
+    while engine.retrying(lambda: heal.repull_next(engine)):
         pass
-    if since or until or user:
-        _rescan(engine, since, until, user)
-    else:
-        while not engine.cursor["coldstart_done"]:
-            engine.retrying(lambda: windows.coldstart_month(engine))
-            if engine.cursor.get("coldstart_pos"):   # the month's end is not settled yet: a later poll reads it
-                break
-            if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
-                engine.sleep(engine.s.backfill_sleep_sec)
-    engine.retrying(lambda: windows.catch_up(engine))
+    if not upgrade:
+        if since or until or user:
+            _rescan(engine, since, until, user)
+        else:
+            _cold_start(engine)
+        engine.retrying(lambda: windows.catch_up(engine))
     purge_opted_out(engine)
     boards.write_boards(engine)
     engine.summary()
     return 0
+
+
+def _cold_start(engine):
+    while not engine.cursor["coldstart_done"]:
+        engine.retrying(lambda: windows.coldstart_month(engine))
+        if engine.cursor.get("coldstart_pos"):   # the month's end is not settled yet: a later poll reads it
+            break
+        if not engine.cursor["coldstart_done"] and engine.pacer.enabled and not engine.dry_run:
+            engine.sleep(engine.s.backfill_sleep_sec)
 
 
 def _rescan(engine, since, until, user):

@@ -11,8 +11,8 @@ import os
 from sb.store import manifest as manifest_file
 from sb.store.counters import add_into, zero
 from sb.store.data import ClusterData, Damaged, listdir
-from sb.store.files import Transaction, atomic_write
-from sb.store.rollups import by_user, daily_json, merge_days, month_totals, monthly_json, user_json
+from sb.store.files import Transaction, atomic_write, read_bytes
+from sb.store.rollups import by_user, daily_json, is_first_format, merge_days, month_totals, monthly_json, user_json
 from sb.store.seal import MARK, unseal
 from sb.timeutil import DAY, month_end, month_start
 
@@ -31,6 +31,8 @@ def check(engine, verify=False, seen_upgraded=False):
     engine.manifest = manifest
     if engine.dry_run:
         return
+    if manifest.get("format") != manifest_file.FORMAT:
+        queue_upgrade(engine)
     if seen_upgraded:   # seen files were renamed by Submit month (collect.seen.upgrade): list them anew
         manifest["seen"] = sorted(manifest_file.seen_names(paths))
         atomic_write(paths.manifest, manifest_file.to_json(manifest))
@@ -59,6 +61,25 @@ def check(engine, verify=False, seen_upgraded=False):
         engine.warn("{}: user files differ from the manifest (one was removed or added by hand); rebuilding "
                     "them from the monthly rollups".format(engine.s.cluster))
         rebuild_users(engine)
+
+
+def queue_upgrade(engine):
+    """A root written by the first release: owe a re-pull (replace mode, one month per poll tick) of every
+    month it counted, and mark them as lacking efficiency until then; rewrite the user files in today's
+    format. A re-read that finds fewer jobs keeps the old numbers (replace_month): the month stays lacking."""
+    manifest, paths = engine.manifest, engine.paths
+    lacking = set(manifest.get("lacking") or ())
+    for month in manifest["months"]:
+        data = read_bytes(paths.daily(month))
+        if data is not None and is_first_format(data):
+            lacking.add(month)
+            _owe(manifest, paths, month, manifest_file.UPGRADE)
+    manifest["lacking"], manifest["format"] = sorted(lacking), manifest_file.FORMAT
+    if lacking:
+        engine.say("{}: {} month(s) counted by the first release are re-read for efficiency figures, one per "
+                   "poll (`backfill --upgrade`: all now)".format(engine.s.cluster, len(lacking)))
+        rebuild_users(engine)
+    atomic_write(paths.manifest, manifest_file.to_json(manifest))
 
 
 def unreadable(paths):
@@ -173,11 +194,14 @@ def _seen_exists(paths, name):
 
 
 def repull_next(engine):
-    """Re-read the oldest month owed (every user's jobs) and let it replace what is stored (commit.replace)."""
+    """Re-read one month owed (every user's jobs) and let it replace what is stored (commit.replace): the
+    oldest damaged month first, then first-release months newest first (the 30-day and 365-day boards
+    get their efficiency figures first, and "efficiency since" holds throughout the upgrade)."""
     owed = engine.manifest["repull"] if engine.manifest else {}
     if not owed:
         return False
-    month = min(owed)
+    damaged = [m for m, entry in owed.items() if entry.get("why") != manifest_file.UPGRADE]
+    month = min(damaged) if damaged else max(owed)
     start, end = max(month_start(month), engine.backfill_epoch), min(month_end(month), engine.settled())
     if start > end:   # nothing of it can be read (before backfill_start): nothing to replace
         owed.pop(month)
@@ -200,11 +224,15 @@ def replace_month(engine, tx, month, batch_days, fresh_jobs):
     if fresh_jobs < held:
         manifest["kept"][month] = ("re-read found {} of {} jobs (past slurmdbd's retention?): the last good data "
                                    "is kept".format(fresh_jobs, held))
+        if month in manifest.get("lacking", ()):
+            manifest["kept"][month] += ", without efficiency figures"
         engine.warn("{}: {}: {}".format(engine.s.cluster, month, manifest["kept"][month]))
         if not os.path.exists(paths.daily(month)) and stored:
             manifest["kept"][month] += "; its days are lost, so 30d/365d lack it"
         return
     manifest["kept"].pop(month, None)
+    if month in manifest.get("lacking", ()):
+        manifest["lacking"].remove(month)
     daily = merge_days({}, batch_days)
     totals = month_totals(daily)
     tx.write(paths.daily(month), daily_json(month, daily))

@@ -11,6 +11,7 @@ from sb.optout import read_optout_file
 from sb.scores.skills import COLUMN_OF
 from sb.store.counters import COLUMNS, WIDTH, all_metrics
 from sb.store.layout import WINDOWS, ClusterPaths
+from sb.store.manifest import UPGRADE, efficiency_gap
 from sb.store.seal import unseal
 from sb.timeutil import iso_utc
 
@@ -56,11 +57,17 @@ class Scores:
             return "unreadable" if "unreadable" in kinds else "damaged file"
         return self._healing(cluster)
 
+    def efficiency_gap(self, cluster):
+        """"efficiency since 2025-03" when older months were counted without efficiency figures, else ""."""
+        return efficiency_gap(self._read(self._cluster_paths(cluster).manifest, _parse_json))
+
     def _healing(self, cluster):
         manifest = self._read(self._cluster_paths(cluster).manifest, _parse_json)
         if not isinstance(manifest, dict):
             return ""
         owed, kept = manifest.get("repull") or {}, manifest.get("kept") or {}
+        if owed and all(isinstance(entry, dict) and entry.get("why") == UPGRADE for entry in owed.values()):
+            return "upgrading {} month{}".format(len(owed), "s" if len(owed) > 1 else "")
         if owed:
             return "repairing {} month{}".format(len(owed), "s" if len(owed) > 1 else "")
         if kept:

@@ -13,9 +13,29 @@ from sb.store.files import read_bytes
 from sb.store.seal import seal, unseal
 
 
+UPGRADE = "counted by the first release: re-read for efficiency, accounts and partitions"   # a re-pull's why
+FORMAT = 2     # the files' format (store.rollups): a manifest without it may sit beside first-release months
+
+
 def empty(cluster):
-    return {"schema_version": 1, "cluster": cluster, "months": [], "seen": [], "users": users_digest([]),
-            "repull": {}, "kept": {}, "quarantined": []}
+    """A new cluster's manifest. `lacking`: months whose figures were counted by the first release (no
+    efficiency, accounts or partitions) and could not be re-read yet, or ever (past slurmdbd's retention)."""
+    return {"schema_version": 1, "format": FORMAT, "cluster": cluster, "months": [], "seen": [],
+            "users": users_digest([]), "repull": {}, "kept": {}, "quarantined": [], "lacking": []}
+
+
+def efficiency_gap(manifest):
+    """What a cluster's boards say of months without efficiency figures: "" when none, else e.g.
+    "efficiency since 2025-03" (every later month has them) or "no efficiency before 2025-03 (2 months)"."""
+    lacking = manifest.get("lacking") if isinstance(manifest, dict) else None
+    if not lacking or not isinstance(lacking, list):
+        return ""
+    months = [m for m in manifest.get("months") or () if isinstance(m, str)]
+    last = max(lacking)
+    later = [m for m in months if m > last]
+    if later:
+        return "efficiency since {}".format(min(later))
+    return "no efficiency figures yet ({} month{} to re-read)".format(len(lacking), "s" * (len(lacking) > 1))
 
 
 def load(paths):
@@ -26,7 +46,7 @@ def load(paths):
     doc = parse_json(data, paths.manifest, check=unseal)
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), t) for k, t in (
             ("months", list), ("seen", list), ("users", dict), ("repull", dict), ("kept", dict),
-            ("quarantined", list))):
+            ("quarantined", list))) or not isinstance(doc.setdefault("lacking", []), list):
         raise Damaged(paths.manifest, "not a manifest")
     return doc
 
@@ -35,6 +55,7 @@ def from_disk(paths):
     """A manifest made from what is on disk (a root written before manifests, or one whose manifest was
     lost): a month with a monthly rollup must also have its daily rollup; the seen files are those present."""
     manifest = empty(paths.cluster)
+    del manifest["format"]      # what is on disk may be of the first release: heal.check looks
     daily = {n[:-5] for n in listdir(paths.daily_dir) if n.endswith(".json") and not n.startswith(".")}
     monthly = {n[:-5] for n in listdir(paths.monthly_dir) if n.endswith(".json") and not n.startswith(".")}
     manifest["months"] = sorted(daily | monthly)

@@ -14,6 +14,9 @@ def run(args, settings, clock, env, out, err):
         doc = board.board_document(rows, session.table(), args.cluster, args.window, session.view.sort,
                                    session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme,
                                    session.view.by)
+        # months counted by the first release have no efficiency figures: say since when each cluster has them
+        doc["efficiency_gaps"] = {c: gap for c, gap in ((c, session.scores.efficiency_gap(c))
+                                                         for c in session.clusters()) if gap}
         print(json.dumps(doc, indent=1), file=out)
         return _report_problems(session, err)
     backend = args.backend

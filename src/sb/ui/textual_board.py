@@ -68,8 +68,9 @@ class Board(App):
         session.height = max(self.size.height, 8)    # PgUp/PgDn move by about a screenful
         scene = session.scene()
         crown = GLYPHS["unicode"]["crown"]
-        ages = "  ".join("{} {}{}".format(c, t or ("never polled" if a is None else age_text(a)),
-                                          " (stale)" if s else "") for c, a, s, t in scene.ages)
+        ages = "  ".join("{} {}{}{}".format(c, t or ("never polled" if a is None else age_text(a)),
+                                            " (stale)" if s else "", "".join(" ({})".format(n) for n in note if n))
+                         for c, a, s, t, *note in scene.ages)
         arrow = "▼" if view.descending else "▲"
         info = "{} SLURM Scoreboard   {}   {}   ranked by {} {}   {} players   {}"
         shown = [("filter ", view.filter_text), ("user ", scene.pattern), ("search ", view.search)]

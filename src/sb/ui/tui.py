@@ -164,7 +164,7 @@ class Session(Moves):
             last = self.scores.data_time(cluster, self.view.window)
             age = None if last is None else now - last
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval,
-                         self.scores.trouble(cluster)))
+                         self.scores.trouble(cluster), self.scores.efficiency_gap(cluster)))
         problems = sorted(self.scores.problems.values()) + list(self.theme.problems)
         return Scene(rows, len(rows), self.table().counters, clusters, ages, problems, self.theme, self.tip,
                      self._name_width, self.pattern, "" if rows else self.why_empty())

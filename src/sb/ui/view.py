@@ -64,7 +64,8 @@ Scene = collections.namedtuple("Scene", "rows count counters clusters ages probl
 Scene.__new__.__defaults__ = (None, "")
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
 printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
-ages [(cluster, seconds or None, stale, trouble)] (trouble: "" or what is wrong with its files), problem
+ages [(cluster, seconds or None, stale, trouble[, note])] (trouble: "" or what is wrong with its files; note:
+what its figures lack, e.g. "efficiency since 2025-03"), problem
 lines, the Theme, the textual tip, the longest name among the rows (computed once per ranking, not per
 frame), the --user pattern, and why there are no rows when there are none."""
 
@@ -270,10 +271,11 @@ def _ages(scene, g, inner):
     give way to `+N more`."""
     problems = "  {} unreadable file(s), see below".format(len(scene.problems)) if scene.problems else ""
     pieces = []
-    for cluster, age, stale, trouble in scene.ages:
+    for cluster, age, stale, trouble, *note in scene.ages:     # note: e.g. "efficiency since 2025-03"
         text = " {} {}".format(cluster, trouble or ("never polled" if age is None else age_text(age)))
         bad = stale or bool(trouble)
-        pieces.append(([(text, "warn" if bad else "value")] + ([(" (stale)", "warn")] if stale else []), bad))
+        pieces.append(([(text, "warn" if bad else "value")] + ([(" (stale)", "warn")] if stale else []) +
+                       [(" ({})".format(n), "dim") for n in note if n], bad))
     sep = [(" " + g["sep"], "dim")]
 
     def line(chosen):

@@ -1,5 +1,7 @@
 """The interactive board: key presses on a Session, then the real thing on a pseudo-terminal (pyte), with ranks
 checked against the oracle's computation from the demo's sacct dumps."""
+import io
+import json
 import os
 import sys
 import termios
@@ -468,3 +470,28 @@ def test_a_terminal_closed_without_sighup_ends_the_board_instead_of_spinning(dem
         assert "Traceback" not in open(str(tmp_path / "err")).read()
     finally:
         term.close()
+
+
+def test_v_switches_to_clans_and_partitions_with_their_member_counts(demo_root):
+    # issue 12 §1: the same board for accounts and partitions; ALL merges them by name, users the union
+    from sb.ui.view import frame
+    s = session(demo_root)
+    s.press("v")
+    assert s.view.by == "account"
+    doc = json.loads(tui_json(demo_root, "--by", "account"))
+    assert [name for _, name in s.rows()] == [row["account"] for row in doc["rows"]]
+    text = "\n".join("".join(t for t, _ in line) for line in frame(s.scene(), s.view, 100, 12))
+    assert "Clan" in text and "Users" in text and "clans" in text
+    top = doc["rows"][0]
+    assert " {} ".format(top["account"]) in text and " {} ".format(top["users"]) in text
+    s.press("v")
+    assert s.view.by == "partition" and "Partition" in "\n".join(
+        "".join(t for t, _ in line) for line in frame(s.scene(), s.view, 100, 12))
+    s.press("v")
+    assert s.view.by == "user"
+
+
+def tui_json(root, *args):
+    out = io.StringIO()
+    assert cli.main(["tui", "--root", root, "--json", "--now", DEMO_NOW] + list(args), out=out, err=io.StringIO()) == 0
+    return out.getvalue()

@@ -90,6 +90,15 @@ def _tui_options(parser):
     parser.add_argument("--width", type=int, metavar="N",
                         help="width of the printed table (default: $COLUMNS, the terminal's, or every column)")
     parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    parser.add_argument("--csv", action="store_true",
+                        help="print the ranking as CSV: a header of the JSON row keys, one line per row")
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+
+
+def _whois_options(parser):
+    parser.add_argument("user", nargs="?", help="the player (default: you, $USER)")
+    _settings_options(parser, cluster=False)
+    parser.add_argument("--json", action="store_true", help="every entry as JSON")
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
 
@@ -119,6 +128,10 @@ SUBCOMMANDS = {
             "Ranks the users of a cluster, or of ALL clusters summed per user, for a window, on every skill; "
             "read-only, it never calls sacct. Keys: Tab column, s sort, m skill, w window, g cluster, / search, "
             "f filter, r refresh, ? help, q quit.", _tui_options),
+    "whois": ("a player's rank N of M on every cluster and ALL, every window and skill",
+              "Value, level and rank N of M (value descending, ties by name) of one player on every cluster and "
+              "ALL, in every window, for every skill of the board; read-only. Exit 1 for an unknown or opted-out "
+              "user.", _whois_options),
     "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
                "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
                "unless something FAILed.", _settings_options),
@@ -155,7 +168,7 @@ def _board_by_default(argv):
 
 
 def settings_from(args, env, need_cluster=True):
-    flags = {"root": args.root, "cluster": None if args.command == "tui" else args.cluster}
+    flags = {"root": args.root, "cluster": None if args.command in ("tui", "whois") else args.cluster}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:
@@ -214,6 +227,11 @@ def run_tui(args, env, out, err):
     return command.run(args, settings_from(args, env, need_cluster=False), clock_from(args.now), env, out, err)
 
 
+def run_whois(args, env, out, err):
+    from sb.ui import whois_cmd
+    return whois_cmd.run(args, settings_from(args, env, need_cluster=False), clock_from(args.now), env, out, err)
+
+
 def run_demo(args, env, out, err):
     from sb.demo import demo
     return demo(args.keep, out)
@@ -226,7 +244,7 @@ def tui_main():
 
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
             "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_tui,
-            "doctor": run_doctor}
+            "whois": run_whois, "doctor": run_doctor}
 
 
 def main(argv=None, env=None, out=None, err=None):

@@ -90,6 +90,9 @@ KEYS = {
     "rate_limit_per_min": (2, _number(0), "most sacct calls a minute per cluster; 0 turns every wait off"),
     "backfill_sleep_sec": (10, _number(0), "pause between cold-start months"),
     "min_jobs": (3, _number(0, True), "jobs a user needs in a window to appear on its leaderboard"),
+    "efficiency_min_core_hours": (10, _number(0), "core-hours a player (or group) needs in a window to be ranked "
+                                  "on an efficiency or waste skill; below it the figure shows unranked"),
+    "show_efficiency": (True, _flag, "show the efficiency and waste skills on the board (false hides them)"),
     "board_top": (100, _number(1, True), "rows per metric in the leaderboard files' boards (the table has everyone)"),
     "late_window_sec": (86400, _number(0, True), "how long after its End a job record may reach slurmdbd"),
     "settle_sec": (300, _number(0, True), "a job is read only once its End is this old, so its steps' "

@@ -9,7 +9,7 @@ from itertools import chain
 
 from sb.optout import read_optout_file
 from sb.scores.skills import COLUMN_OF
-from sb.store.counters import COLUMNS, WIDTH, all_metrics
+from sb.store.counters import COLUMNS, DERIVED, METRICS, WIDTH, all_metrics
 from sb.store.layout import WINDOWS, ClusterPaths
 from sb.store.manifest import UPGRADE, efficiency_gap
 from sb.store.seal import unseal
@@ -322,6 +322,11 @@ def ranking(users, key, table, level_of=None):
     if key == "level":
         return sorted(users, key=lambda user: level_of(table.counters(user)), reverse=True)
     return sorted(users, key=table.column(COLUMN_OF[key]).__getitem__, reverse=True)
+
+
+def row_keys(by="user"):
+    """The keys of a board_document row, in order."""
+    return ("rank", by) + (("users",) if by != "user" else ()) + ("total_level", "total_xp") + METRICS + DERIVED
 
 
 def board_document(rows, table, cluster, window, metric, min_jobs, now, theme, by="user"):

@@ -57,6 +57,12 @@ def level(xp):
     return min(bisect.bisect_right(XP_TABLE, xp), MAX_LEVEL)
 
 
+def efficiency_level(fraction):
+    """An efficiency skill's level: 1 at 0 %, 99 at 100 % (or more: hyperthreads can exceed the allocation),
+    linear between, so that each level is about one percentage point."""
+    return max(1, min(MAX_LEVEL, 1 + int(round(98 * min(fraction, 1.0)))))
+
+
 def xp_to_next(xp):
     """XP still needed for the next level; None at level 99."""
     at = level(xp)

@@ -1,4 +1,5 @@
 """The `tui` command: parsed options → the right front end (curses, Textual, the printed table, or JSON)."""
+import csv
 import json
 import sys
 
@@ -9,7 +10,7 @@ from sb.ui import screen, tui
 def run(args, settings, clock, env, out, err):
     session = tui.open_session(args, settings, clock, env)
     color = screen.color_wanted(args.no_color, env)
-    if args.json:
+    if args.json or args.csv:
         rows = session.rows()[:args.limit]
         doc = board.board_document(rows, session.table(), args.cluster, args.window, session.view.sort,
                                    session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme,
@@ -17,7 +18,10 @@ def run(args, settings, clock, env, out, err):
         # months counted by the first release have no efficiency figures: say since when each cluster has them
         doc["efficiency_gaps"] = {c: gap for c, gap in ((c, session.scores.efficiency_gap(c))
                                                          for c in session.clusters()) if gap}
-        print(json.dumps(doc, indent=1), file=out)
+        if args.csv:
+            write_csv(doc["rows"], doc["by"], out)
+        else:
+            print(json.dumps(doc, indent=1), file=out)
         return _report_problems(session, err)
     backend = args.backend
     interactive = out.isatty() and sys.stdin.isatty()
@@ -38,6 +42,16 @@ def run(args, settings, clock, env, out, err):
         print("slurm-sb tui: " + notice, file=err)
         session.view.message = notice       # the alternate screen hides stderr until the board closes
     return screen.run_curses(session, args.refresh_sec, color)
+
+
+def write_csv(rows, by, out):
+    """The JSON rows as CSV (RFC 4180: quoted where needed, CRLF): a header of exactly their keys, in order;
+    an unknown figure (null) is an empty cell."""
+    keys = list(rows[0]) if rows else list(board.row_keys(by))
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow(["" if row[k] is None else row[k] for k in keys])
 
 
 def _report_problems(session, err):

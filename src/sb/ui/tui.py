@@ -17,7 +17,7 @@ KEYMAP = {
     "q": "quit", "Q": "quit", "F10": "quit", "F1": "help", "F3": "search", "F4": "filter", "F6": "sort",
     "u": "me", "TAB": "next_column", "RIGHT": "next_column", "BTAB": "previous_column",
     "LEFT": "previous_column", "s": "sort", "m": "metric", "w": "window", "g": "cluster", "/": "search",
-    "f": "filter", "r": "refresh", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
+    "f": "filter", "r": "refresh", "v": "view", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
     "PGUP": "page_up", "PGDN": "page_down", " ": "page_down", "HOME": "home", "END": "end",
     "n": "next_match", "N": "previous_match", "ESC": "escape",
 }
@@ -166,8 +166,10 @@ class Session(Moves):
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval,
                          self.scores.trouble(cluster), self.scores.efficiency_gap(cluster)))
         problems = sorted(self.scores.problems.values()) + list(self.theme.problems)
-        return Scene(rows, len(rows), self.table().counters, clusters, ages, problems, self.theme, self.tip,
-                     self._name_width, self.pattern, "" if rows else self.why_empty())
+        table = self.table()
+        return Scene(rows, len(rows), table.counters, clusters, ages, problems, self.theme, self.tip,
+                     self._name_width, self.pattern, "" if rows else self.why_empty(), self.view.by,
+                     table.users if self.view.by != "user" else None)
 
     def why_empty(self):
         """Why the board shows nobody: every player hidden by --user or the filter, or nobody with min_jobs."""
@@ -259,6 +261,13 @@ class Session(Moves):
             choices = [ALL] + self.scores.clusters
             current = choices.index(self.view.cluster) if self.view.cluster in choices else -1
             self.view.cluster = choices[(current + 1) % len(choices)]
+        self._keeping_cursor(change)
+
+    def _view(self):
+        def change():
+            order = ("user", "account", "partition")
+            self.view.by = order[(order.index(self.view.by) + 1) % len(order)]
+            self._chosen = None     # a clan is not a player: the first row is selected
         self._keeping_cursor(change)
 
     def _refresh(self):

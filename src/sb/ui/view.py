@@ -36,6 +36,7 @@ HELP = (
     ("m", "rank by the next skill"),
     ("w", "window: all time, 30 days, 365 days"),
     ("g", "cluster: ALL (summed per user), then each cluster"),
+    ("v", "view: players, clans (accounts), partitions (with their member count)"),
     ("/  F3", "search as you type; Enter keeps it, n / N next / previous"),
     ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k; f then Enter on an empty "
               "line clears the filter and --user"),
@@ -60,14 +61,17 @@ HELP = (
 )
 
 Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width pattern "
-                                        "empty")
-Scene.__new__.__defaults__ = (None, "")
+                                        "empty by members")
+Scene.__new__.__defaults__ = (None, "", "user", None)
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
 printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
 ages [(cluster, seconds or None, stale, trouble[, note])] (trouble: "" or what is wrong with its files; note:
 what its figures lack, e.g. "efficiency since 2025-03"), problem
 lines, the Theme, the textual tip, the longest name among the rows (computed once per ranking, not per
-frame), the --user pattern, and why there are no rows when there are none."""
+frame), the --user pattern, why there are no rows when there are none, what the rows are (by: user, account
+or partition) and, for groups, members(name): how many users a row's group has."""
+NAME_TITLES = {"user": "User", "account": "Clan", "partition": "Partition"}
+ROW_NOUNS = {"user": "players", "account": "clans", "partition": "partitions"}
 
 
 class View:
@@ -244,8 +248,10 @@ def _info(scene, view, g, inner):
     if view.cluster == "ALL" and len(scene.clusters) > 1:
         cluster = "ALL ({})".format("+".join(scene.clusters))
     dot = " {} ".format(g["sep"])
-    groups = [[(" " + cluster, "value")], [(dot, "dim"), (WINDOW_TITLES[view.window], "value")],
-              [(dot + "ranked by ", "label"), (sort_title(view.sort) + " " + arrow, "value")]]
+    groups = [[(" " + cluster, "value")], [(dot, "dim"), (WINDOW_TITLES[view.window], "value")]]
+    if scene.by != "user":
+        groups.append([(dot, "dim"), (ROW_NOUNS[scene.by], "value")])
+    groups.append([(dot + "ranked by ", "label"), (sort_title(view.sort) + " " + arrow, "value")])
     if view.filter_text:
         groups.append([(dot + "filter ", "label"), (view.filter_text, "warn")])
     if scene.pattern:
@@ -318,8 +324,10 @@ def _columns(scene, g):
     mark = len(g["sort_down"])
     rank_width = max(len("{:,}".format(scene.count)) + 1, 4)
     user_width = min(max(scene.name_width, USER_WIDTH[0] + mark), USER_WIDTH[1])
-    fixed = [Column("rank", "Rank", rank_width, 0), Column("user", "User", user_width, 1),
-             Column("level", "Total", TOTAL_WIDTH + mark, 1)]
+    fixed = [Column("rank", "Rank", rank_width, 0), Column("user", NAME_TITLES[scene.by], user_width, 1)]
+    if scene.by != "user":
+        fixed.append(Column("users", "Users", 5, 1))
+    fixed.append(Column("level", "Total", TOTAL_WIDTH + mark, 1))
     skills = [Column(m, LABELS[m], max(SKILL_WIDTH, len(LABELS[m]) + mark), 2) if m in ACHIEVEMENTS else
               Column(m, LABELS[m], max(PLAIN_WIDTH, len(LABELS[m]) + mark), 1) for m in METRIC_NAMES]
     return fixed, skills
@@ -404,6 +412,8 @@ def _row(row, scene, columns, view, g, is_cursor):
             parts.append((name.ljust(column.width), "match" if hit and not is_cursor else base))
         elif column.key == "level":
             parts.append((str(theme.total_level(counters)).rjust(column.width), base))
+        elif column.key == "users":
+            parts.append(("{:,}".format(scene.members(user)).rjust(column.width), base))
         elif column.key in ACHIEVEMENTS:
             parts.append((cell_text(column.key, counters).rjust(column.width - 3), base))
             parts.append((" " + str(theme.level(column.key, counters)).rjust(2), base if is_cursor else "level"))
@@ -443,7 +453,7 @@ def _bottom_border(scene, view, g, inner, body, help_count=0):
     else:
         top = scroll_top(view, len(scene.rows), body)
         right = " {}-{} of {:,} ".format(top + 1, min(top + body, len(scene.rows)), scene.count) \
-            if scene.rows else " no players "
+            if scene.rows else " no {} ".format(ROW_NOUNS[scene.by])
         if scene.rows and 0 <= view.cursor < len(scene.rows):
             rank, user = scene.rows[view.cursor]
             left = next((" {} ".format(text) for text in detail_variants(scene, view, rank, user)

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(REPO, "src"))
 from sb.store.layout import WINDOWS  # noqa: E402
 from sb.store.leaderboards import board_json  # noqa: E402
 from sb.store.counters import add_into, zero  # noqa: E402
-from sb.store.rollups import daily_json, month_totals, monthly_json, user_json  # noqa: E402
+from sb.store.rollups import by_user, daily_json, month_totals, monthly_json, user_json  # noqa: E402
 from sb.collect.seen import SeenShard, shard_of  # noqa: E402
 from sb.timeutil import DAY, month_start, next_month  # noqa: E402
 
@@ -47,14 +47,34 @@ def usernames(count, rng):
 
 
 def counters(rng, jobs):
-    """Plausible integer counters for `jobs` jobs of one user on one day (COLUMNS order)."""
+    """Plausible integer counters for `jobs` jobs of one user on one day (COLUMNS order: seconds, bytes,
+    CPU-ms, byte-seconds, as the collector keeps them)."""
     elapsed = sum(rng.randint(60, 86400) for _ in range(min(jobs, 3))) * max(1, jobs // 3)
     gpu = rng.random() < 0.15
     gpu_jobs = rng.randint(1, jobs) if gpu else 0
+    cores = elapsed * rng.choice((1, 4, 8, 16, 64))
+    req = jobs * rng.choice((4096, 16384, 65536, 262144)) << 20
+    used = jobs * rng.randint(2000, 8000000) << 10
+    sampled = rng.randint(0, jobs)
     return [jobs, gpu_jobs, rng.randint(0, jobs // 10 + 1) if rng.random() < 0.3 else 0, elapsed,
-            elapsed * rng.choice((1, 4, 8, 16, 64)), elapsed // 3 if gpu else 0, elapsed // 2 if gpu else 0,
-            jobs * rng.choice((4096, 16384, 65536, 262144)) * 1024, jobs * rng.randint(1000, 4000000),
-            jobs * rng.randint(2000, 8000000)]
+            cores, elapsed // 3 if gpu else 0, elapsed // 2 if gpu else 0,
+            req, jobs * rng.randint(1000, 4000000) << 10, used,
+            int(cores * 1000 * rng.random()), elapsed * rng.randint(1, 4), elapsed, elapsed // rng.randint(1, 9),
+            sampled, req * elapsed // max(1, jobs), used * elapsed // max(1, jobs), gpu_jobs // 2,
+            elapsed // 4 if gpu else 0, elapsed * rng.randint(0, 100) // 4 if gpu else 0]
+
+
+def groups_of(users, rng, accounts=300, partitions=6):
+    """Each user's (account, partition) pairs: one, or for half of them two (about 1.5 a user)."""
+    names = ["acct{:03d}".format(n) for n in range(accounts)]
+    parts = ["cpu", "gpu", "standby", "highmem", "debug", "long"][:partitions]
+    mine = {}
+    for user in users:
+        pairs = [(rng.choice(names), rng.choice(parts))]
+        if rng.random() < 0.5:
+            pairs.append((pairs[0][0] if rng.random() < 0.7 else rng.choice(names), rng.choice(parts)))
+        mine[user] = sorted(set(pairs))
+    return mine
 
 
 def month_names(first, count):
@@ -141,6 +161,7 @@ def main(argv=None):
 
 def run(args, rng, work, began):
     users = usernames(args.users, rng)
+    pairs = groups_of(users, rng)
     months = month_names("2023-01", args.months)
     sizes = {"daily": [], "monthly": [], "users": 0, "boards": 0}
     totals = {}
@@ -154,17 +175,20 @@ def run(args, rng, work, began):
         for day in range(days_in_month):
             on_day = rng.sample(range(len(active)), max(1, int(len(active) * args.daily_active)))
             share = sum(weights[i] for i in on_day)
-            daily["%02d" % (day + 1)] = {
-                active[i]: counters(rng, max(1, int(args.jobs_per_day * weights[i] / share))) for i in on_day}
-            daily_rows += len(on_day)
+            rows = daily["%02d" % (day + 1)] = {}
+            for i in on_day:
+                jobs = max(1, int(args.jobs_per_day * weights[i] / share))
+                for account, partition in pairs[active[i]]:     # a user with two pairs used both that day
+                    rows[active[i], account, partition] = counters(rng, max(1, jobs // len(pairs[active[i]])))
+            daily_rows += len(rows)
         sizes["daily"].append(write(os.path.join(work, "daily-" + month + ".json"), daily_json(month, daily)))
         per_user = month_totals(daily)
         sizes["monthly"].append(write(os.path.join(work, "monthly-" + month + ".json"),
                                       monthly_json(month, per_user, time.time())))
-        for user, value in per_user.items():
-            add_into(totals.setdefault(user, zero()), value)
-    for user, value in totals.items():
-        sizes["users"] += write(os.path.join(work, "user.json"), user_json(user, "hammer", value, time.time()))
+        for key, value in per_user.items():
+            add_into(totals.setdefault(key, zero()), value)
+    for user, split in by_user(totals).items():
+        sizes["users"] += write(os.path.join(work, "user.json"), user_json(user, "hammer", split, time.time()))
     for window, filename, _ in WINDOWS:      # every window holds (nearly) every user: the upper bound
         sizes["boards"] += write(os.path.join(work, filename + ".json"),
                                  board_json(window, "hammer", 3, totals, time.time(), 100))
@@ -180,7 +204,7 @@ def run(args, rng, work, began):
         ("monthly rollups", n * c, monthly),
         ("daily rollups (all {} months)".format(n), n * c, daily),
         ("  of which the last {} months".format(args.keep_daily_months), args.keep_daily_months * c, kept),
-        ("user files", len(totals) * c, sizes["users"] * c),
+        ("user files", len(by_user(totals)) * c, sizes["users"] * c),
         ("leaderboards (3 windows)", 3 * c, sizes["boards"] * c),
         ("seen files ({:,} jobs/month each; extrapolated)".format(seen_jobs), n * c, seen_bytes * n * c),
     ]
@@ -188,9 +212,9 @@ def run(args, rng, work, began):
     print("model: {} months x {} clusters x {:,} users; {:.0%} of users active in a month, {:.0%} of those on "
           "a day (Zipf weights); {:,} jobs/day/cluster; seed {}".format(
               n, c, args.users, args.monthly_active, args.daily_active, args.jobs_per_day, args.seed))
-    print("one cluster: {:,} user-day rows in the daily rollups, {:,} users with data; seen files built for {} "
+    print("one cluster: {:,} (user, account, partition)-day rows in the daily rollups, {:,} users with data; seen files built for {} "
           "month(s) of jobs ({:,} identities in {} Submit-month files, each read back and checked): {:.2f} "
-          "B/job".format(daily_rows, len(totals), args.seen_months, seen_identities, seen_count, seen_per_job))
+          "B/job".format(daily_rows, len(by_user(totals)), args.seen_months, seen_identities, seen_count, seen_per_job))
     print()
     print("{:<52}{:>8}{:>14}{:>12}".format("kind", "files", "bytes", "MB"))
     for label, files, size in rows:

@@ -99,6 +99,9 @@ class Sandbox:
             for name in names:
                 path = os.path.join(folder, name)
                 data = open(path, "rb").read()
+                if data[:2] == b"\x1f\x8b" and mask_asof:     # a rollup: its JSON, so asof can be masked
+                    import gzip
+                    data = gzip.decompress(data)
                 found[os.path.relpath(path, base)] = CRC.sub(b'"crc32":"*"', ASOF.sub(b'"asof":"*"', data)) if mask_asof else data
         return found
 
@@ -109,7 +112,7 @@ class Sandbox:
         result = {}
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if name.endswith(".json") and not name.startswith("."):
-                doc = json.load(open(os.path.join(folder, name)))
+                doc = load_json(os.path.join(folder, name))
                 if doc.get("format") is None:     # the first release's: one row of metrics per user
                     result[doc["month"]] = {row["username"]: {k: row[k] for k in metrics} for row in doc["users"]}
                     continue
@@ -138,6 +141,14 @@ class Sandbox:
 
     def cursor(self, cluster="hammer"):
         return json.load(open(os.path.join(self.cluster_dir(cluster), "state", "poll_cursor.json")))
+
+
+def load_json(path):
+    """A stored JSON file, gzip'd (the rollups) or plain (the first release's, and every other file)."""
+    import gzip
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return json.loads((gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode())
 
 
 def _named(total, metrics):

@@ -86,8 +86,11 @@ def test_a_deleted_user_file_comes_back_at_the_next_run(sandbox, tmp_path):
 def test_garbled_and_truncated_files_are_kept_as_bad_and_healed(sandbox, tmp_path):
     db = filled(sandbox, tmp_path)
     daily = path(sandbox, "agg", "rollups", "daily", "2024-02.json")
-    text = open(daily, "rb").read()
-    open(daily, "wb").write(text.replace(b"[1,", b"[2,", 1))      # valid JSON, valid counters: only the crc knows
+    import gzip
+    text = gzip.decompress(open(daily, "rb").read())
+    changed = text.replace(b",1,", b",2,", 1)
+    assert changed != text
+    open(daily, "wb").write(gzip.compress(changed))               # valid JSON, valid counters: only the crc knows
     monthly = path(sandbox, "agg", "rollups", "monthly", "2024-01.json")
     open(monthly, "wb").write(open(monthly, "rb").read()[:200])    # cut short
     out, err = poll(sandbox, "2024-04-06T00:10:00")                # a new day: every file's checksum is checked

@@ -5,6 +5,7 @@ A refactor must leave every file as it was (apart from `asof` and the clock-depe
 change that alters a file on purpose regenerates the digests with SB_UPDATE_DIGESTS=1 and says why in its
 commit. The digests were first made with the code as of commit 0fadb69 (before the package re-layout).
 """
+import gzip
 import hashlib
 import json
 import os
@@ -37,6 +38,8 @@ def tree_digest(root):
                 continue
             with open(path, "rb") as handle:
                 data = handle.read()
+            if data[:2] == b"\x1f\x8b":     # a rollup: the digest is of its JSON, so asof can be masked
+                data = gzip.decompress(data)
             for pattern, mask in MASKS:
                 data = pattern.sub(mask, data)
             digests[rel] = hashlib.sha256(data).hexdigest()

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import GOLDEN, REPO, assert_same_totals
+from conftest import GOLDEN, REPO, assert_same_totals, load_json
+from sb.store import counters
 import fake_sacct
 
 pytestmark = pytest.mark.slow
@@ -53,8 +54,12 @@ def monthly(root):
     folder = os.path.join(root, "clusters", "hammer", "agg", "rollups", "monthly")
     result = {}
     for name in sorted(os.listdir(folder)):
-        doc = json.load(open(os.path.join(folder, name)))
-        result[doc["month"]] = {r["username"]: {k: v for k, v in r.items() if k != "username"} for r in doc["users"]}
+        doc = load_json(os.path.join(folder, name))
+        sums = {}
+        for row in doc["users"]:     # rows per (user, account, partition): summed per user
+            counters.add_into(sums.setdefault(row["username"], counters.zero()), row["counters"])
+        result[doc["month"]] = {user: {k: v for k, v in counters.to_metrics(total).items() if k in counters.V1_METRICS}
+                                for user, total in sums.items()}
     return result
 
 

@@ -1,4 +1,5 @@
 """Rollup arithmetic: exact integer counters, and files whose floats convert back exactly."""
+import gzip
 import json
 
 import pytest
@@ -73,11 +74,11 @@ def test_daily_monthly_and_user_files_round_trip():
     daily = merge_days({}, batch.months["2024-01"])
     assert parse_daily(daily_json("2024-01", daily), "d") == daily
     totals = month_totals(daily)
-    doc = json.loads(monthly_json("2024-01", totals, 1706745600).decode())
+    doc = json.loads(gzip.decompress(monthly_json("2024-01", totals, 1706745600)).decode())   # zcat | jq
     assert doc["asof"] == "2024-02-01T00:00:00Z" and doc["month"] == "2024-01"
     assert [row["username"] for row in doc["users"]] == ["alice", "bob"]
-    assert list(doc["users"][0])[:3] == ["username", "account", "partition"]
-    assert set(V1_METRICS) < set(doc["users"][0]) and doc["users"][0]["cpu_efficiency"] == 0.0
+    assert list(doc["users"][0]) == ["username", "account", "partition", "counters"]
+    assert doc["users"][0]["counters"] == totals["alice", "phys", "cpu"]
     assert parse_monthly(monthly_json("2024-01", totals, 0), "m") == totals
     bob = {("phys", "cpu"): totals["bob", "phys", "cpu"]}
     user_doc = json.loads(user_json("bob", "hammer", bob, 0).decode())
@@ -95,3 +96,30 @@ def test_summing_is_order_free_to_the_byte():
     a = monthly_json("2024-01", month_totals(merge_days({}, forward.months["2024-01"])), 0)
     b = monthly_json("2024-01", month_totals(merge_days({}, backward.months["2024-01"])), 0)
     assert a == b
+
+
+@given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 64), st.integers(0, 8), st.booleans(),
+                          st.integers(0, 10 ** 4), st.booleans(), st.one_of(st.none(), st.integers(0, 800))),
+                min_size=1, max_size=20))
+def test_the_unrolled_batch_sums_equal_job_counters(specs):
+    batch, expected = Batch(), None
+    from sb.store.counters import add_into, zero
+    expected = zero()
+    for n, (elapsed, cpus, gpus, failed, limit, sampled, busy) in enumerate(specs):
+        job = make_job(key=n, elapsed=elapsed, cpus=cpus, gpus=gpus, failed=failed, limit=limit, wait=n * 7,
+                       cpu_ms=elapsed * 999, sampled=sampled, busy=busy if gpus else None, used=n * 3)
+        batch.add(job)
+        add_into(expected, job_counters(job))
+    assert batch.months["2024-01"][1706745599 // 86400][("alice", "phys", "cpu")] == expected
+
+
+def test_rollups_are_gzip_the_same_bytes_every_time_and_first_release_text_is_still_read():
+    daily = {"01": {("alice", "phys", "cpu"): [1] * 20}}
+    assert daily_json("2024-01", daily) == daily_json("2024-01", daily)      # no time in the gzip header
+    assert daily_json("2024-01", daily)[:2] == b"\x1f\x8b"
+    first = b'{"month":"2024-01","columns":["jobs","gpu_jobs","failed_jobs","elapsed_s","cpu_s","gpu_elapsed_s",' \
+            b'"gpu_s","req_mem_kib","avg_mem_kib","max_mem_kib"],"days":{"01":{"bob":[1,0,0,60,60,0,0,2,1,1]}}}'
+    assert parse_daily(first, "d")["01"]["bob", "(unknown)", "(unknown)"][:10] == [1, 0, 0, 60, 60, 0, 0, 2048,
+                                                                                   1024, 1024]
+    with pytest.raises(ValueError, match="gzip"):
+        parse_daily(daily_json("2024-01", daily)[:-9], "d")        # cut short

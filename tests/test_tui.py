@@ -495,3 +495,31 @@ def tui_json(root, *args):
     out = io.StringIO()
     assert cli.main(["tui", "--root", root, "--json", "--now", DEMO_NOW] + list(args), out=out, err=io.StringIO()) == 0
     return out.getvalue()
+
+
+def test_p_flips_to_efficiency_and_its_ranking_leaves_out_players_below_the_core_hours_floor(demo_root):
+    # issue 12 §2: a ratio ranks only players with efficiency_min_core_hours (10) core-hours; the others are
+    # shown unranked after them; every figure equals the JSON row's
+    rows = json.loads(tui_json(demo_root, "--window", "30d"))["rows"]
+    ranked = sorted((r for r in rows if r["clock_hours"] >= 10 and r["cpu_efficiency"] is not None),
+                    key=lambda r: (-r["cpu_efficiency"], r["user"]))
+    s = session(demo_root, window="30d")
+    s.press("p")
+    assert s.view.page == "efficiency"
+    s.press("s")                          # the first skill of the page: CPU efficiency
+    assert s.view.sort == "cpu_efficiency"
+    got = s.rows()
+    assert [user for rank, user in got if rank is not None] == [r["user"] for r in ranked]
+    assert [rank for rank, _ in got[:len(ranked)]] == list(range(1, len(ranked) + 1))
+    assert {user for rank, user in got if rank is None} == {r["user"] for r in rows} - {r["user"] for r in ranked}
+    doc = json.loads(tui_json(demo_root, "--window", "30d", "--sort", "cpu_efficiency"))
+    assert [r["user"] for r in doc["rows"] if r["rank"] is not None] == [r["user"] for r in ranked]
+    s.press("p")
+    assert s.view.page == "usage"
+
+
+def test_a_site_can_hide_the_efficiency_page(demo_root):
+    s = session(demo_root)
+    s.show_efficiency = False
+    s.press("p")
+    assert s.view.page == "usage" and "hidden" in s.view.message

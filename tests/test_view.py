@@ -130,8 +130,8 @@ def test_too_small_says_so_instead_of_drawing_garbage(width, height):
 def test_help_replaces_the_table():
     the_view = view.View()
     the_view.mode = "help"
-    text = "\n".join(view.plain(view.frame(all_by_cpu(), the_view, 100, 30)))
-    for key in ("Tab", "s ", "m ", "w ", "g ", "/ ", "f ", "r ", "q "):
+    text = "\n".join(view.plain(view.frame(all_by_cpu(), the_view, 100, 32)))
+    for key in ("Tab", "s ", "m ", "w ", "g ", "v ", "p ", "/ ", "f ", "r ", "q "):
         assert "\n┃  " + key in text
     assert "alice" not in text and "Old School RuneScape" in text
 
@@ -256,3 +256,31 @@ def test_help_entries_wrap_instead_of_being_cut():
         assert all(len(line) <= width - 2 for line in lines)
         words = " ".join(" ".join(lines).split())
         assert "hammer >=100, gpu-h>=1k; f then Enter on an empty line clears the filter and --user" in words
+
+
+def with_efficiency(counters, used_ms=0, req_b_s=0, used_b_s=0, limit_s=0, limited_s=0, wait_s=0):
+    row = list(counters)
+    row[10:17] = [used_ms, limit_s, limited_s, wait_s, 1 if req_b_s else 0, req_b_s, used_b_s]
+    return row
+
+
+def test_the_efficiency_page_shows_percent_levels_waste_and_unknown_as_a_dash():
+    # alice: 1,000 CPU-h held, 500 used: 50 % (level 1 + 98 x 0.5 = 50), 500 CPU-h wasted; memory 1,000 of
+    # 4,000 MB-h: 25 % (level 1 + round(24.5) = 25), 3,000 MB-h = 2.93 GB-h wasted; 10 jobs waited 36,000 s: 1 h
+    # each. bob: no CPU time recorded (0 %), no memory sample and no time limit: '-', unranked ones greyed.
+    mb_h = (1 << 20) * 3600
+    alice = with_efficiency(ALICE, used_ms=500 * 3600 * 1000, req_b_s=4000 * mb_h, used_b_s=1000 * mb_h,
+                            limit_s=72000, limited_s=36000, wait_s=36000)
+    rows = [(1, "alice", alice), (None, "bob", BOB)]
+    the_scene = scene(rows)._replace(page="efficiency", min_core_s=100 * 3600)
+    lines = view.plain(view.frame(the_scene, view.View(sort="cpu_efficiency"), 100, 12))
+    assert lines[4].split()[:9] == ["┃", "Rank", "User", "Total", "CPU%▼", "Mem%", "Time%", "GPU%", "WasteC"]
+    alice_cells = lines[5].strip("┃ ").split()
+    assert alice_cells[:3] == ["♛", "1", "alice"]
+    assert alice_cells[4:12] == ["50%", "50", "25%", "25", "50%", "50", "-", "500"]
+    assert alice_cells[12:14] == ["2.93", "1"]
+    bob_cells = lines[6].strip("┃ ").split()
+    assert bob_cells[0] == "-" and bob_cells[3:6] == ["0%", "1", "-"]
+    styles = [style for text, style in view.frame(the_scene, view.View(sort="cpu_efficiency"), 100, 12)[6]
+              if "bob" in text]
+    assert styles == ["dim"]           # below the core-hours floor: greyed

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import DEMO_NOW
+from conftest import DEMO_NOW, load_json
 from sb import cli
 
 HOUR, MB = 3600, 1 << 20
@@ -30,7 +30,7 @@ def daily_sums(root, cluster, days):
     folder = os.path.join(root, "clusters", cluster, "agg", "rollups", "daily")
     sums = {}
     for name in os.listdir(folder):
-        doc = json.load(open(os.path.join(folder, name)))
+        doc = load_json(os.path.join(folder, name))
         first = calendar.timegm(time.strptime(doc["month"] + "-01", "%Y-%m-%d")) // 86400
         for label, rows in doc["days"].items():
             day = first + int(label) - 1

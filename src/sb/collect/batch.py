@@ -35,7 +35,33 @@ class Batch:
         total = rows.get(key)
         if total is None:
             total = rows[self._keys.setdefault(key, key)] = zero()
-        add_into(total, job_counters(job))
+        # the same sums as add_into(total, job_counters(job)), unrolled: this runs once per job
+        elapsed, gpus = job.elapsed, job.gpus
+        total[0] += 1
+        total[3] += elapsed
+        total[4] += job.cpus * elapsed
+        total[7] += job.req_bytes
+        total[8] += job.avg_bytes
+        total[9] += job.max_bytes
+        total[10] += job.cpu_ms
+        total[13] += job.wait
+        if job.failed:
+            total[2] += 1
+        if job.limit:
+            total[11] += job.limit
+            total[12] += elapsed
+        if job.mem_sampled:
+            total[14] += 1
+            total[15] += job.req_bytes * elapsed
+            total[16] += job.used_bytes * elapsed
+        if gpus:
+            total[1] += 1
+            total[5] += elapsed
+            total[6] += gpus * elapsed
+            if job.gpu_busy is not None:
+                total[17] += 1
+                total[18] += gpus * elapsed
+                total[19] += job.gpu_busy * elapsed
         self.jobs += 1
 
     def user_totals(self):

@@ -12,7 +12,8 @@ from sb.store import manifest as manifest_file
 from sb.store.counters import add_into, zero
 from sb.store.data import ClusterData, Damaged, listdir
 from sb.store.files import Transaction, atomic_write, read_bytes
-from sb.store.rollups import by_user, daily_json, is_first_format, merge_days, month_totals, monthly_json, user_json
+from sb.store.rollups import (by_user, daily_json, is_first_format, merge_days, month_totals, monthly_json, unpack,
+                              user_json)
 from sb.store.seal import MARK, unseal
 from sb.timeutil import DAY, month_end, month_start
 
@@ -95,6 +96,7 @@ def unreadable(paths):
                 with open(path, "rb") as handle:
                     data = handle.read()
                 try:
+                    data = unpack(data, path)       # a rollup is gzip'd JSON
                     if unseal(data, path) is data and data.rfind(MARK) < 0:   # written before checksums
                         _legacy_shape(data, KEYS[folder])
                 except ValueError as err:

@@ -103,14 +103,35 @@ def fold_jobs(lines, delimiter, report, failure_states=DEFAULT_FAILURE_STATES, t
     line = ""
     seps = WIDTH - 1
     prefix, job = None, None  # "<JobIDRaw>." of the open job; its fields (a list), None if it does not count
-    steps = _Steps()
+    # the open job's step figures, kept in locals: this loop runs once per line
+    max_b = avg_b = used_b = cpu_ms = 0
+    sampled, busy, need_cpu = False, None, False
     for line_no, line in enumerate(lines, 1):
         if prefix is not None and line.startswith(prefix):  # a step of the open job
             if line.count(delimiter) != seps:
                 report.add("malformed", line_no, "expected {} fields, found {}".format(
                     WIDTH, line.count(delimiter) + 1), line)
             elif job is not None:
-                steps.add(line.split(delimiter, 5), tres_memory, report, line_no, line)
+                _, max_text, ave_text, cpu_text, usage, _ = line.split(delimiter, 5)
+                try:
+                    step_max, step_avg, step_used, step_sampled = _step_memory(max_text, ave_text, usage,
+                                                                               tres_memory)
+                    if need_cpu:
+                        cpu_ms += cpu_time_ms(cpu_text)
+                    step_busy = gpu_util(usage) if "gres/gpuutil=" in usage else None
+                except (BadField, ValueError) as err:
+                    report.add("malformed", line_no, str(err), line)
+                    continue
+                if step_max > max_b:
+                    max_b = step_max
+                if step_avg > avg_b:
+                    avg_b = step_avg
+                if step_used > used_b:
+                    used_b = step_used
+                if step_sampled:
+                    sampled = True
+                if step_busy is not None and (busy is None or step_busy > busy):
+                    busy = step_busy
             continue
         parts = line.split(delimiter)
         if len(parts) != WIDTH:
@@ -121,69 +142,45 @@ def fold_jobs(lines, delimiter, report, failure_states=DEFAULT_FAILURE_STATES, t
             report.add("orphan_step", line_no, "step {} without its job line".format(parts[0][:40]), line)
             continue
         if job is not None:
-            yield steps.into(job)
+            yield _with_steps(job, max_b, avg_b, used_b, sampled, busy, cpu_ms if need_cpu else None)
         prefix = parts[0] + "."
         job = parse(parts, report, line_no, line)
-        steps.start(job)
+        max_b = avg_b = used_b = cpu_ms = 0
+        sampled, busy, need_cpu = False, None, job is not None and job[12] is None
     if line and not line.endswith("\n"):   # the output stopped mid-line: its job is incomplete
         report.add("cut_off", line_no, "the last line has no newline (output cut off): its job is not counted",
                    line)
         return
     if job is not None:
-        yield steps.into(job)
+        yield _with_steps(job, max_b, avg_b, used_b, sampled, busy, cpu_ms if need_cpu else None)
 
 
-class _Steps:
-    """The open job's step figures: memory maxima, GPU utilisation, and CPU time when its line had none."""
+def _step_memory(max_text, ave_text, usage, tres_memory):
+    """A step's (MaxRSS, AveRSS, memory for efficiency, whether it has a memory sample), in bytes: the
+    memory for efficiency is TRESUsageInTot mem= (the step's tasks summed), else MaxRSS."""
+    if tres_memory:
+        max_text, ave_text = tres_value(max_text, "mem=") or "", tres_value(ave_text, "mem=") or ""
+    step_max = int(max_text) if max_text.isdecimal() else rss_bytes(max_text, "MaxRSS")
+    step_avg = int(ave_text) if ave_text.isdecimal() else rss_bytes(ave_text, "AveRSS")
+    sampled = bool(max_text)
+    if step_max > MAX_STEP_BYTES or step_avg > MAX_STEP_BYTES:
+        step_max, step_avg = _bounded_memory(max_text, step_max), _bounded_memory(ave_text, step_avg)
+        sampled = max_text not in NO_VALS
+    if "mem=" in usage:
+        total = tres_memory_bytes(usage)
+        if total is not None:
+            return step_max, step_avg, _bounded_memory(str(total), total), True
+    return step_max, step_avg, step_max, sampled
 
-    __slots__ = ("max_bytes", "avg_bytes", "used_bytes", "sampled", "gpu", "cpu_ms", "need_cpu")
 
-    def start(self, job):
-        self.max_bytes = self.avg_bytes = self.used_bytes = self.cpu_ms = 0
-        self.sampled, self.gpu = False, None
-        self.need_cpu = job is not None and job[12] is None
-
-    def add(self, fields, tres_memory, report, line_no, line):
-        _, max_text, ave_text, cpu_text, usage, _ = fields
-        try:
-            if tres_memory:
-                max_text, ave_text = tres_value(max_text, "mem=") or "", tres_value(ave_text, "mem=") or ""
-            step_max = int(max_text) if max_text.isdecimal() else rss_bytes(max_text, "MaxRSS")
-            step_avg = int(ave_text) if ave_text.isdecimal() else rss_bytes(ave_text, "AveRSS")
-            sampled = bool(max_text)
-            if step_max > MAX_STEP_BYTES or step_avg > MAX_STEP_BYTES:
-                step_max, step_avg = _bounded_memory(max_text, step_max), _bounded_memory(ave_text, step_avg)
-                sampled = max_text not in NO_VALS
-            step_used = step_max
-            if "mem=" in usage:
-                total = tres_memory_bytes(usage)
-                if total is not None:
-                    step_used, sampled = _bounded_memory(str(total), total), True
-            cpu_ms = cpu_time_ms(cpu_text) if self.need_cpu else 0
-            busy = gpu_util(usage) if "gres/gpuutil=" in usage else None
-        except (BadField, ValueError) as err:
-            report.add("malformed", line_no, str(err), line)
-            return
-        if step_used > self.used_bytes:
-            self.used_bytes = step_used
-        if step_max > self.max_bytes:
-            self.max_bytes = step_max
-        if step_avg > self.avg_bytes:
-            self.avg_bytes = step_avg
-        if sampled:
-            self.sampled = True
-        self.cpu_ms += cpu_ms
-        if busy is not None and (self.gpu is None or busy > self.gpu):
-            self.gpu = busy
-
-    def into(self, job):
-        """The Job made of the job line's fields and its steps'."""
-        if self.need_cpu:
-            job[12] = self.cpu_ms
-        job[13], job[14], job[15] = self.max_bytes, self.avg_bytes, self.used_bytes
-        job[16] = self.sampled and job[8] > 0
-        job[17] = self.gpu if job[7] else None
-        return Job._make(job)
+def _with_steps(job, max_b, avg_b, used_b, sampled, busy, cpu_ms):
+    """The Job made of the job line's fields (a list) and its steps' figures."""
+    if cpu_ms is not None:      # the job line had no TotalCPU: its steps' sum
+        job[12] = cpu_ms
+    job[13], job[14], job[15] = max_b, avg_b, used_b
+    job[16] = sampled and job[8] > 0
+    job[17] = busy if job[7] else None
+    return Job._make(job)
 
 
 def _bounded_memory(text, size):

@@ -9,7 +9,7 @@ from itertools import chain
 
 from sb.optout import read_optout_file
 from sb.scores.skills import COLUMN_OF
-from sb.store.counters import COLUMNS, DERIVED, METRICS, WIDTH, all_metrics
+from sb.store.counters import COLUMNS, DERIVED, INDEX, METRICS, WIDTH, all_metrics, derived
 from sb.store.layout import WINDOWS, ClusterPaths
 from sb.store.manifest import UPGRADE, efficiency_gap
 from sb.store.seal import unseal
@@ -327,6 +327,19 @@ def ranking(users, key, table, level_of=None):
 def row_keys(by="user"):
     """The keys of a board_document row, in order."""
     return ("rank", by) + (("users",) if by != "user" else ()) + ("total_level", "total_xp") + METRICS + DERIVED
+
+
+def efficiency_ranking(users, key, table, min_core_hours):
+    """Eligible users (A to Z) on an efficiency or waste figure: (ranked best first, unranked A to Z). Ranked
+    are those whose figure is known and who used at least min_core_hours core-hours in the window, so a
+    one-minute job cannot top a ratio board."""
+    core = table.column(INDEX["cpu_s"])
+    values = {user: derived(table.counters(user))[key] for user in users}
+    floor = min_core_hours * 3600
+    ranked = [u for u in users if values[u] is not None and core[u] >= floor]
+    ranked.sort(key=values.__getitem__, reverse=True)       # stable: ties stay A to Z
+    chosen = set(ranked)
+    return ranked, [u for u in users if u not in chosen]
 
 
 def board_document(rows, table, cluster, window, metric, min_jobs, now, theme, by="user"):

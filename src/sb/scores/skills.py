@@ -9,7 +9,7 @@ import bisect
 import json
 import os
 
-from sb.store.counters import COLUMNS, SCALES
+from sb.store.counters import COLUMNS, SCALES, derived
 
 # metric, counter column, header label, long name, unit shown with the value, default XP per unit (None: a
 # plain column with no level), memory?
@@ -28,8 +28,22 @@ SKILLS = (
     ("sum_avg_mem_mb", "avg_mem_b", "AveRSS", "average RSS", "average RSS", None, True),
 )
 METRIC_NAMES = tuple(s[0] for s in SKILLS)
-LABELS = {s[0]: s[2] for s in SKILLS}
-LONG_NAMES = {s[0]: s[3] for s in SKILLS}
+# The second page: efficiency and waste, made of the counters (store.counters.derived). The four ratios get
+# a level (efficiency_level); waste and wait are plain columns. They rank only players with
+# efficiency_min_core_hours core-hours in the window; others show their figure greyed and unranked.
+EFFICIENCY_SKILLS = (
+    ("cpu_efficiency", "CPU%", "CPU efficiency", True),
+    ("mem_efficiency", "Mem%", "memory efficiency", True),
+    ("time_efficiency", "Time%", "time-limit accuracy", True),
+    ("gpu_efficiency", "GPU%", "GPU efficiency", True),
+    ("cpu_wasted_hours", "WasteC", "CPU-hours wasted", False),
+    ("mem_wasted_gb_hours", "WasteM", "memory GB-hours wasted", False),
+    ("avg_wait_hours", "Wait-h", "average queue wait (hours)", False),
+)
+EFFICIENCY_NAMES = tuple(s[0] for s in EFFICIENCY_SKILLS)
+RATIOS = frozenset(s[0] for s in EFFICIENCY_SKILLS if s[3])
+LABELS = dict({s[0]: s[2] for s in SKILLS}, **{s[0]: s[1] for s in EFFICIENCY_SKILLS})
+LONG_NAMES = dict({s[0]: s[3] for s in SKILLS}, **{s[0]: s[2] for s in EFFICIENCY_SKILLS})
 UNITS = {s[0]: s[4] for s in SKILLS}
 DEFAULT_XP = {s[0]: s[5] for s in SKILLS if s[5] is not None}
 ACHIEVEMENTS = tuple(s[0] for s in SKILLS if s[5] is not None)     # the skills with XP and a level
@@ -156,8 +170,18 @@ def value_of(metric, counters):
 
 
 def cell_text(metric, counters):
-    """A skill's value as a board cell shows it: humanized, memory in binary units of MB."""
+    """A skill's value as a board cell shows it: humanized, memory in binary units of MB, a ratio in
+    percent, an unknown efficiency as '-'."""
+    if metric in EFFICIENCY_NAMES:
+        value = derived(counters)[metric]
+        return "-" if value is None else "{:.0f}%".format(100 * value) if metric in RATIOS else humanize(value)
     return humanize(value_of(metric, counters), memory=metric in MEMORY)
+
+
+def efficiency_cell_level(metric, counters):
+    """The level shown after a ratio's cell, or None (unknown, or a plain column)."""
+    value = derived(counters)[metric] if metric in RATIOS else None
+    return None if value is None else efficiency_level(value)
 
 
 def amount_text(metric, value):

@@ -9,6 +9,7 @@ Files of the first release (format 1: per user only, memory in KiB) are still re
 account and partition "(unknown)" until the collector re-reads their month (collect.heal, the upgrade).
 """
 import json
+import zlib
 
 from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, V1_COLUMNS, add_into, all_metrics,
                                check_row, from_metrics, from_v1, zero)
@@ -17,6 +18,27 @@ from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start, next_mo
 
 FORMAT = 2
 UNKNOWN = "(unknown)"      # the account and partition of jobs counted by the first release
+GZIP_MAGIC = b"\x1f\x8b"
+# Rollup files are gzip'd JSON (`zcat FILE | jq` reads them): with two dozen exact counters per (user,
+# account, partition) row, 36 months of 6 clusters would be 2 GB as text and is about 500 MB packed
+# (bench/bench_storage.py). Level 1: a tenth of the time of level 6 for nine tenths of its gain.
+LEVEL = 1
+
+
+def pack(data):
+    """Sealed JSON → gzip bytes, the same for the same input (mtime 0 in the header: byte-identical reruns)."""
+    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
+    return packer.compress(data) + packer.flush()
+
+
+def unpack(data, where):
+    """A rollup file's bytes → its JSON text (files of the first release were plain text)."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return zlib.decompress(data, 31)
+    except zlib.error as err:
+        raise ValueError("{}: damaged (not a whole gzip stream: {})".format(where, err))
 
 
 # ---- sums over row keys ----------------------------------------------------------------------------
@@ -122,11 +144,11 @@ def daily_json(month, daily):
                                            ",".join(map(str, rows[key]))) for key in sorted(rows))
         lines.append('"%s":[%s]%s' % (day, body, "," if n < len(days) - 1 else ""))
     lines.append("}}")
-    return seal(("\n".join(lines) + "\n").encode())
+    return pack(seal(("\n".join(lines) + "\n").encode()))
 
 
 def parse_daily(data, where):
-    doc = json.loads(unseal(data, where).decode())
+    doc = json.loads(unseal(unpack(data, where), where).decode())
     if doc.get("format") != FORMAT:
         return _parse_daily_v1(doc, where)
     if list(doc.get("columns", ())) != list(COLUMNS):
@@ -156,24 +178,24 @@ def _parse_daily_v1(doc, where):
 
 def is_first_format(data):
     """A daily rollup written by the first release (no efficiency counters, no accounts)?"""
-    return not data.startswith(b'{"format":')
+    return not data.startswith(GZIP_MAGIC) and not data.startswith(b'{"format":')
 
 
 # ---- monthly rollups and user files: the spec's shapes ------------------------------------------
 
 def monthly_json(month, totals, asof):
-    """One row per (username, account, partition): the spec's metrics, the efficiency figures, and the exact
-    counters they are made of (what the collector reads back)."""
-    rows = ['{"username":%s,"account":%s,"partition":%s,%s,"counters":[%s]}' % (
-        json.dumps(key[0]), json.dumps(key[1]), json.dumps(key[2]), _metrics_text(totals[key]),
-        ",".join(map(str, totals[key]))) for key in sorted(totals)]
-    return seal(('{"format":%d,"asof":%s,"month":%s,"columns":%s,"users":[\n%s\n]}\n' % (
-        FORMAT, json.dumps(iso_utc(asof)), json.dumps(month), _compact(list(COLUMNS)), ",\n".join(rows))).encode())
+    """One row per (username, account, partition) a line: the exact counters, named by "columns" (hours, MB
+    and ratios are derived from them when shown: `tui --json` has every metric)."""
+    rows = ['{"username":%s,"account":%s,"partition":%s,"counters":[%s]}' % (
+        json.dumps(key[0]), json.dumps(key[1]), json.dumps(key[2]), ",".join(map(str, totals[key])))
+        for key in sorted(totals)]
+    return pack(seal(('{"format":%d,"asof":%s,"month":%s,"columns":%s,"users":[\n%s\n]}\n' % (
+        FORMAT, json.dumps(iso_utc(asof)), json.dumps(month), _compact(list(COLUMNS)), ",\n".join(rows))).encode()))
 
 
 def parse_monthly(data, where):
     """{key: counters} of a monthly rollup file."""
-    doc = json.loads(unseal(data, where).decode())
+    doc = json.loads(unseal(unpack(data, where), where).decode())
     if doc.get("format") != FORMAT:
         return {(row["username"], UNKNOWN, UNKNOWN): from_v1(from_metrics(row, "{} user {}".format(
             where, row.get("username")))) for row in doc["users"]}
@@ -211,14 +233,6 @@ def parse_user(data, cluster, where):
             raise ValueError("{}: a split row without account and partition".format(where))
         split[row[0], row[1]] = check_row(row[2:], where)
     return split
-
-
-def _metrics_text(counters):
-    return ",".join('"%s":%s' % (name, _number(value)) for name, value in all_metrics(counters).items())
-
-
-def _number(value):
-    return "null" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
 def _compact(value):

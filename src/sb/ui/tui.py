@@ -6,9 +6,9 @@ import re
 import sys
 from fractions import Fraction
 
-from sb.scores.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
-from sb.scores.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, scroll_top
+from sb.scores.board import ALL, WINDOW_NAMES, Scores, efficiency_ranking, eligible, only, ranking
+from sb.scores.skills import EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
+from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, page_keys, scroll_top
 
 _WINDOW_WORDS = {"alltime": "all time", "30d": "the last 30 days", "365d": "the last 365 days"}
 
@@ -17,7 +17,7 @@ KEYMAP = {
     "q": "quit", "Q": "quit", "F10": "quit", "F1": "help", "F3": "search", "F4": "filter", "F6": "sort",
     "u": "me", "TAB": "next_column", "RIGHT": "next_column", "BTAB": "previous_column",
     "LEFT": "previous_column", "s": "sort", "m": "metric", "w": "window", "g": "cluster", "/": "search",
-    "f": "filter", "r": "refresh", "v": "view", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
+    "f": "filter", "r": "refresh", "v": "view", "p": "page", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
     "PGUP": "page_up", "PGDN": "page_down", " ": "page_down", "HOME": "home", "END": "end",
     "n": "next_match", "N": "previous_match", "ESC": "escape",
 }
@@ -109,11 +109,37 @@ class Moves:
         self._next_match(-1)
 
 
-class Session(Moves):
+class Switches:
+    """What the rows are and which skills show, for a Session (it needs view, show_efficiency and
+    _keeping_cursor): v for players, clans or partitions, p for the usage or the efficiency page."""
+
+    def _view(self):
+        def change():
+            order = ("user", "account", "partition")
+            self.view.by = order[(order.index(self.view.by) + 1) % len(order)]
+            self._chosen = None     # a clan is not a player: the first row is selected
+        self._keeping_cursor(change)
+
+    def _page(self):
+        """Flip between the usage skills and the efficiency and waste skills; the selection moves to the
+        first skill of the page (the ranking stays until s sorts on it)."""
+        view = self.view
+        if not self.show_efficiency:
+            view.message = "efficiency and waste are hidden on this site (show_efficiency: false)"
+            return
+        view.page = "efficiency" if view.page == "usage" else "usage"
+        view.column = SORT_KEYS.index(page_keys(view.page)[2])
+
+
+
+class Session(Moves, Switches):
     """One open board: what is on disk, what the user asked to see, and the rows that makes."""
 
-    def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False, me=None):
+    def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False, me=None,
+                 min_core_hours=10, show_efficiency=True):
         self.scores, self.theme, self.view, self.clock = scores, theme, view, clock
+        self.show_efficiency = show_efficiency  # false: the site hides the efficiency page
+        self.min_core_hours = min_core_hours    # efficiency_min_core_hours: who ranks on a ratio
         self.poll_interval, self.pattern, self.tip, self.me = poll_interval, pattern, tip, me
         self._chosen = None             # the selected user, kept while a window or filter does not show them
         self.clusters_filter = None     # clusters ALL sums, from the filter (None: every cluster)
@@ -145,9 +171,13 @@ class Session(Moves):
             self._eligible_key = players
         key = players + (view.sort, view.descending, self.pattern, self.minimum)
         if key != self._rows_key:
-            best_first = ranking(self._eligible, view.sort, table, self.theme.total_level)
+            if view.sort in EFFICIENCY_NAMES:   # below the core-hours floor: shown, greyed, unranked
+                best_first, unranked = efficiency_ranking(self._eligible, view.sort, table, self.min_core_hours)
+                standings = list(enumerate(best_first, 1)) + [(None, user) for user in unranked]
+            else:
+                standings = list(enumerate(ranking(self._eligible, view.sort, table, self.theme.total_level), 1))
             # --user and a filter's minimum hide rows but keep everyone's standing
-            ranked = only(list(enumerate(best_first, 1)), table, self.pattern, self.minimum)
+            ranked = only(standings, table, self.pattern, self.minimum)
             best_is_descending = view.sort != "user"     # the best name is the first, A to Z
             self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
             self._rows_key = key
@@ -169,7 +199,7 @@ class Session(Moves):
         table = self.table()
         return Scene(rows, len(rows), table.counters, clusters, ages, problems, self.theme, self.tip,
                      self._name_width, self.pattern, "" if rows else self.why_empty(), self.view.by,
-                     table.users if self.view.by != "user" else None)
+                     table.users if self.view.by != "user" else None, self.view.page, self.min_core_hours * 3600)
 
     def why_empty(self):
         """Why the board shows nobody: every player hidden by --user or the filter, or nobody with min_jobs."""
@@ -218,7 +248,9 @@ class Session(Moves):
         return True
 
     def _next_column(self, step=1):
-        self.view.column = (self.view.column + step) % len(SORT_KEYS)
+        keys = page_keys(self.view.page)
+        at = keys.index(SORT_KEYS[self.view.column]) if SORT_KEYS[self.view.column] in keys else -step
+        self.view.column = SORT_KEYS.index(keys[(at + step) % len(keys)])
 
     def _previous_column(self):
         self._next_column(-1)
@@ -261,13 +293,6 @@ class Session(Moves):
             choices = [ALL] + self.scores.clusters
             current = choices.index(self.view.cluster) if self.view.cluster in choices else -1
             self.view.cluster = choices[(current + 1) % len(choices)]
-        self._keeping_cursor(change)
-
-    def _view(self):
-        def change():
-            order = ("user", "account", "partition")
-            self.view.by = order[(order.index(self.view.by) + 1) % len(order)]
-            self._chosen = None     # a clan is not a player: the first row is selected
         self._keeping_cursor(change)
 
     def _refresh(self):
@@ -327,6 +352,7 @@ _MINIMUM = re.compile(r"^([a-z_-]*)(>=|>)([0-9]{1,15}(?:\.[0-9]{1,9})?)([kmgtp]?
 SUFFIXES = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12, "p": 10 ** 15}
 MEMORY_SUFFIXES = {"": 1, "k": Fraction(1, 1024), "m": 1, "g": 1024, "t": 1024 ** 2, "p": 1024 ** 3}  # of MB, as shown
 _BY_NAME = dict({m: m for m in METRIC_NAMES}, **{LABELS[m].lower(): m for m in METRIC_NAMES})
+_SORTABLE = dict(_BY_NAME, **{m: m for m in EFFICIENCY_NAMES}, **{LABELS[m].lower(): m for m in EFFICIENCY_NAMES})
 
 
 def parse_filter(text, clusters, sort):
@@ -368,7 +394,7 @@ class UsageError(ValueError):
 
 
 # what --sort, --metric and the filter accept for a column: internal names and the titles on screen
-COLUMN_NAMES = dict(_BY_NAME, user="user", name="user", level="level", total="level")
+COLUMN_NAMES = dict(_SORTABLE, user="user", name="user", level="level", total="level")
 
 
 def column_named(text):
@@ -420,5 +446,8 @@ def open_session(args, settings, clock, env=None):
                          "writes them".format(os.path.join(settings.root, "clusters")))
     view = View(args.cluster, args.window, sort, order == "desc" if order else sort != "user")
     view.by = getattr(args, "by", "user")
+    if sort in EFFICIENCY_NAMES and settings.show_efficiency:
+        view.page = "efficiency"
     return Session(scores, load_theme(settings.root), view, clock, settings.poll_interval_sec, args.user,
-                   tip=sys.version_info >= (3, 9) and not textual_available(), me=env.get("USER"))
+                   tip=sys.version_info >= (3, 9) and not textual_available(), me=env.get("USER"),
+                   min_core_hours=settings.efficiency_min_core_hours, show_efficiency=settings.show_efficiency)

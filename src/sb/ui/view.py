@@ -2,11 +2,16 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
-from sb.scores.skills import ACHIEVEMENTS, LABELS, LONG_NAMES, METRIC_NAMES, amount_text, cell_text, level, value_of, \
-    xp_text, xp_to_next
+from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS, amount_text, \
+    cell_text, efficiency_cell_level, level, value_of, xp_text, xp_to_next
 
-# The sortable columns in screen order; Tab walks them.
-SORT_KEYS = ("user", "level") + METRIC_NAMES
+# The sortable columns in screen order; Tab walks those of the page shown (p flips the page).
+SORT_KEYS = ("user", "level") + METRIC_NAMES + EFFICIENCY_NAMES
+PAGES = {"usage": METRIC_NAMES, "efficiency": EFFICIENCY_NAMES}
+
+
+def page_keys(page):
+    return ("user", "level") + PAGES[page]
 WINDOW_TITLES = {"alltime": "all time", "30d": "30 days", "365d": "365 days"}
 
 GLYPHS = {
@@ -37,6 +42,7 @@ HELP = (
     ("w", "window: all time, 30 days, 365 days"),
     ("g", "cluster: ALL (summed per user), then each cluster"),
     ("v", "view: players, clans (accounts), partitions (with their member count)"),
+    ("p", "page: usage, or efficiency and waste ('-' unknown; grey: too few core-hours to rank)"),
     ("/  F3", "search as you type; Enter keeps it, n / N next / previous"),
     ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k; f then Enter on an empty "
               "line clears the filter and --user"),
@@ -61,15 +67,16 @@ HELP = (
 )
 
 Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width pattern "
-                                        "empty by members")
-Scene.__new__.__defaults__ = (None, "", "user", None)
+                                        "empty by members page min_core_s")
+Scene.__new__.__defaults__ = (None, "", "user", None, "usage", 0)
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
 printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
 ages [(cluster, seconds or None, stale, trouble[, note])] (trouble: "" or what is wrong with its files; note:
 what its figures lack, e.g. "efficiency since 2025-03"), problem
 lines, the Theme, the textual tip, the longest name among the rows (computed once per ranking, not per
 frame), the --user pattern, why there are no rows when there are none, what the rows are (by: user, account
-or partition) and, for groups, members(name): how many users a row's group has."""
+or partition) and, for groups, members(name): how many users a row's group has; the page of skills shown
+(usage or efficiency) and the core-seconds a player needs to rank on an efficiency figure."""
 NAME_TITLES = {"user": "User", "account": "Clan", "partition": "Partition"}
 ROW_NOUNS = {"user": "players", "account": "clans", "partition": "partitions"}
 
@@ -80,6 +87,7 @@ class View:
     def __init__(self, cluster="ALL", window="alltime", sort="clock_hours", descending=True):
         self.cluster, self.window, self.sort, self.descending = cluster, window, sort, descending
         self.by = "user"                        # the board's rows: user, account or partition
+        self.page = "usage"                     # the skills shown: usage, or efficiency and waste
         self.column = SORT_KEYS.index(sort)     # the selected column (Tab)
         self.cursor = 0                         # the selected row, an index into the scene's rows
         self.top = 0                            # the first row on screen
@@ -328,8 +336,8 @@ def _columns(scene, g):
     if scene.by != "user":
         fixed.append(Column("users", "Users", 5, 1))
     fixed.append(Column("level", "Total", TOTAL_WIDTH + mark, 1))
-    skills = [Column(m, LABELS[m], max(SKILL_WIDTH, len(LABELS[m]) + mark), 2) if m in ACHIEVEMENTS else
-              Column(m, LABELS[m], max(PLAIN_WIDTH, len(LABELS[m]) + mark), 1) for m in METRIC_NAMES]
+    skills = [Column(m, LABELS[m], max(SKILL_WIDTH, len(LABELS[m]) + mark), 2) if m in ACHIEVEMENTS or m in RATIOS
+              else Column(m, LABELS[m], max(PLAIN_WIDTH, len(LABELS[m]) + mark), 1) for m in PAGES[scene.page]]
     return fixed, skills
 
 
@@ -349,7 +357,8 @@ def _visible_columns(scene, view, inner, g):
     room = inner - used - 2                                 # 2 for the right arrow
     slots = [c.gap + c.width for c in skills]
     selected = SORT_KEYS[view.column]
-    chosen = METRIC_NAMES.index(selected) if selected in METRIC_NAMES else 0
+    shown = PAGES[scene.page]
+    chosen = shown.index(selected) if selected in shown else 0
     first = 0
     while first < chosen and sum(slots[first:chosen + 1]) > room:
         first += 1
@@ -397,13 +406,14 @@ def _row(row, scene, columns, view, g, is_cursor):
     counters, theme = scene.counters(user), scene.theme
     cells = columns[0]
     first = rank == 1
-    base = "cursor" if is_cursor else "gold" if first else "row"
+    unranked = rank is None or (scene.page == "efficiency" and counters[4] < scene.min_core_s)
+    base = "cursor" if is_cursor else "gold" if first else "dim" if unranked and scene.page == "efficiency" else "row"
     parts = [(" ", base)]
     for column in cells:
         if column.gap:
             parts.append((" " * column.gap, base))
         if column.key == "rank":
-            number = "{:,}".format(rank)
+            number = "-" if rank is None else "{:,}".format(rank)
             parts.append(((g["crown"] if first else " ") + number.rjust(column.width - 1),
                           base if is_cursor else "crown" if first else base))
         elif column.key == "user":
@@ -417,6 +427,11 @@ def _row(row, scene, columns, view, g, is_cursor):
         elif column.key in ACHIEVEMENTS:
             parts.append((cell_text(column.key, counters).rjust(column.width - 3), base))
             parts.append((" " + str(theme.level(column.key, counters)).rjust(2), base if is_cursor else "level"))
+        elif column.key in RATIOS:
+            at = efficiency_cell_level(column.key, counters)
+            parts.append((cell_text(column.key, counters).rjust(column.width - 3), base))
+            parts.append((" " + ("" if at is None else str(at)).rjust(2),
+                          base if is_cursor or unranked else "level"))
         else:
             parts.append((cell_text(column.key, counters).rjust(column.width), base))
     return parts
@@ -426,10 +441,12 @@ def detail_variants(scene, view, rank, user):
     """The selected player's line the hiscores way, longest first: value with its unit, exact XP, level, XP
     to the next level."""
     counters, theme = scene.counters(user), scene.theme
-    who = "#{:,} {}".format(rank, user)
+    who = "#{:,} {}".format(rank, user) if rank is not None else "{} (unranked)".format(user)
     if view.sort == "level":
         total = "total level {}".format(theme.total_level(counters))
         return ["{}: {}, {} XP".format(who, total, xp_text(theme.total_xp(counters))), "{}: {}".format(who, total)]
+    if view.sort in EFFICIENCY_NAMES:
+        return ["{}: {} {}".format(who, cell_text(view.sort, counters), LONG_NAMES[view.sort])]
     metric = view.sort if view.sort in METRIC_NAMES else "clock_hours"
     amount = amount_text(metric, value_of(metric, counters))
     if metric not in ACHIEVEMENTS:

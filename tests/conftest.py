@@ -128,7 +128,7 @@ class Sandbox:
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if not name.endswith(".json"):   # alice.json.bad: a quarantined file is kept, not counted
                 continue
-            doc = json.load(open(os.path.join(folder, name)))
+            doc = load_json(os.path.join(folder, name))
             entry = doc["clusters"][cluster]
             merged = dict(entry["counts"], **entry["totals"])
             merged.update(entry["efficiency"])

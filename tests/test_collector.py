@@ -1,4 +1,5 @@
 """The collector end to end against a fake sacct: exact totals, idempotency, failures, politeness, opt-out."""
+import gzip
 import json
 import os
 import re
@@ -463,7 +464,7 @@ def test_an_infinite_total_is_reported_as_damage(sandbox):
     sandbox.use_db(GOLDEN_DB)
     backfill(sandbox)
     path = os.path.join(sandbox.cluster_dir(), "agg", "users", "alice.json")
-    text = open(path).read()
+    text = gzip.decompress(open(path, "rb").read()).decode()
     damaged = re.sub(r'"elapsed_hours": ?[0-9.]+', '"elapsed_hours": Infinity', text)
     assert damaged != text
     open(path, "w").write(damaged)

@@ -81,7 +81,7 @@ def test_daily_monthly_and_user_files_round_trip():
     assert doc["users"][0]["counters"] == totals["alice", "phys", "cpu"]
     assert parse_monthly(monthly_json("2024-01", totals, 0), "m") == totals
     bob = {("phys", "cpu"): totals["bob", "phys", "cpu"]}
-    user_doc = json.loads(user_json("bob", "hammer", bob, 0).decode())
+    user_doc = json.loads(gzip.decompress(user_json("bob", "hammer", bob, 0)).decode())
     assert user_doc["schema_version"] == FORMAT and user_doc["clusters"]["hammer"]["counts"]["jobs"] == 2
     assert parse_user(user_json("bob", "hammer", bob, 0), "hammer", "u") == bob
 

@@ -111,4 +111,4 @@ def test_rollup_and_user_files_carry_a_checksum_checked_on_read():
     with pytest.raises(ValueError, match="checksum"):     # still valid JSON with valid counters: only the sum knows
         parse_daily(changed, "d")
     with pytest.raises(ValueError, match="checksum"):
-        parse_user(user.replace(b'"jobs":2', b'"jobs":3'), "hammer", "u")
+        parse_user(gzip.compress(gzip.decompress(user).replace(b'"jobs":2', b'"jobs":3')), "hammer", "u")

@@ -1,5 +1,6 @@
 """Stage 2, sacct text → values: unit, TRES, state and user parsers for one sacct line's fields."""
-from sb.compat import isascii
+import re
+
 from sb.names import BadField
 
 # Powers of 1024: every memory figure is kept in bytes (exact integers; MB = bytes / 2**20).
@@ -73,23 +74,26 @@ def _req_mem_per_unit(req_mem, req_tres):
     return to_bytes(req_mem, "ReqMem", "M")
 
 
+# [D-]HH:MM:SS, MM:SS.mmm (and HH:MM:SS.mmm, MM:SS): one regex match is the cheapest exact reading
+_CPU_TIME = re.compile(r"(?:(\d+)-)?(\d+):(\d+)(?::(\d+))?(?:\.(\d{1,9}))?\Z", re.ASCII)
+
+
 def cpu_time_ms(text, field="TotalCPU"):
     """sacct's CPU time → milliseconds: [D-]HH:MM:SS (from one hour on), MM:SS.mmm (below), also
     HH:MM:SS.mmm; '' is 0. A fraction past milliseconds is cut (sacct prints three digits)."""
     if not text:
         return 0
-    days, dash, clock = text.rpartition("-")
-    clock, _, fraction = clock.partition(".")
-    parts = clock.split(":")
-    if not (1 <= len(parts) <= 3) or not all(p.isdigit() for p in parts) or not isascii(text) or \
-            (dash and not days.isdigit()) or (fraction and not (fraction.isdigit() and len(fraction) <= 9)):
+    match = _CPU_TIME.match(text)
+    if match is None:
         raise BadField(field, text, "not a CPU time ([D-]HH:MM:SS or MM:SS.mmm)")
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + int(part)
+    days, first, second, third, fraction = match.groups()
+    if third is None:       # MM:SS
+        seconds = int(first) * 60 + int(second)
+    else:
+        seconds = (int(first) * 60 + int(second)) * 60 + int(third)
     if days:
         seconds += int(days) * 86400
-    return seconds * 1000 + int((fraction + "000")[:3])
+    return seconds * 1000 + (int((fraction + "00")[:3]) if fraction else 0)
 
 
 def time_limit_s(text):

@@ -17,6 +17,7 @@ from sb.timeutil import iso_utc
 WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)
 WINDOW_FILES = {name: filename for name, filename, _ in WINDOWS}
 ALL = "ALL"
+STALE_POLLS = 3     # a cluster is stale when its last poll is older than this many poll intervals
 
 
 class Scores:
@@ -284,9 +285,53 @@ def ranking(users, key, table, level_of=None):
     return sorted(users, key=table.column(COLUMN_OF[key]).__getitem__, reverse=True)
 
 
+def standing(ranked_best_first, table, descending, sort, pattern=None, minimum=None):
+    """Ranked users (best first) as the rows [(rank, user)] a board shows: --user and a filter's minimum hide
+    rows but keep everyone's standing, and descending=False on a metric (or True on "user") reverses them."""
+    rows = only(list(enumerate(ranked_best_first, 1)), table, pattern, minimum)
+    best_is_descending = sort != "user"     # the best name is the first, A to Z
+    return rows if descending == best_is_descending else rows[::-1]
+
+
 def board_document(rows, counters, cluster, window, metric, min_jobs, now, theme):
     """The ranking [(rank, user)] as JSON for scripts: every metric in its spec unit, and the total level."""
     return {"asof": iso_utc(now), "cluster": cluster, "window": window, "metric": metric, "min_jobs": min_jobs,
             "rows": [dict(rank=n, user=user, total_level=theme.total_level(counters(user)),
                           total_xp=theme.total_xp(counters(user)), **to_metrics(counters(user)))
                      for n, user in rows]}
+
+
+def standings(scores, theme, cluster, window, sort, now, descending=None, pattern=None, limit=None):
+    """One board as the JSON document `tui --json` prints and the report shows: the same rows, by the same
+    functions, so the two cannot drift. cluster is a cluster's name or ALL; sort a metric, "level" or "user"."""
+    table, min_jobs, users = players(scores, cluster, window)
+    rows = standing(ranking(users, sort, table, theme.total_level), table,
+                    sort != "user" if descending is None else descending, sort, pattern)
+    return board_document(rows[:limit], table.counters, cluster, window, sort, min_jobs, now, theme)
+
+
+def players(scores, cluster, window):
+    """(Table, min_jobs, the players on the board A to Z) of a cluster or ALL for a window."""
+    clusters = scores.clusters if cluster == ALL else [cluster]
+    table = scores.table(clusters, window)
+    min_jobs = scores.min_jobs(clusters, window)
+    return table, min_jobs, eligible(table, min_jobs, scores.opted_out())
+
+
+def check_root(root):
+    """Why a root cannot be shown, in words that tell the cases apart (ValueError), or None."""
+    clusters = os.path.join(root, "clusters")
+    if not os.path.isdir(root):
+        return "the root {} does not exist: check --root (or 'root' in the config)".format(root)
+    try:
+        names = os.listdir(clusters)
+    except FileNotFoundError:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    except OSError as err:
+        return "permission denied reading {} ({}): ask the collector's owner to make it group-readable".format(
+            clusters, err.strerror)
+    if not names:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    return None

@@ -10,9 +10,9 @@ def run(args, settings, clock, env, out, err):
     session = tui.open_session(args, settings, clock, env)
     color = screen.color_wanted(args.no_color, env)
     if args.json:
-        rows = session.rows()[:args.limit]
-        doc = board.board_document(rows, session.table().counters, args.cluster, args.window, session.view.sort,
-                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme)
+        view = session.view      # the report builds its tables through the same function
+        doc = board.standings(session.scores, session.theme, view.cluster, view.window, view.sort, clock(),
+                              view.descending, session.pattern, args.limit)
         print(json.dumps(doc, indent=1), file=out)
         return _report_problems(session, err)
     backend = args.backend

@@ -6,7 +6,7 @@ import re
 import sys
 from fractions import Fraction
 
-from sb.scores.board import ALL, WINDOW_NAMES, Scores, eligible, only, ranking
+from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, Scores, check_root, eligible, ranking, standing
 from sb.scores.skills import LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
 from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, scroll_top
 
@@ -25,7 +25,6 @@ KEYMAP = {
 HELP_KEYS = {"UP": -1, "k": -1, "DOWN": 1, "j": 1, "PGUP": -10, "PGDN": 10, " ": 10, "HOME": -10 ** 6,
              "END": 10 ** 6}
 HELP_CLOSE = ("q", "Q", "ESC", "?", "F1", "F10")
-STALE_POLLS = 3     # a cluster is stale when its last poll is older than this many poll intervals
 
 
 class Moves:
@@ -143,12 +142,9 @@ class Session(Moves):
         key = players + (view.sort, view.descending, self.pattern, self.minimum)
         if key != self._rows_key:
             best_first = ranking(self._eligible, view.sort, table, self.theme.total_level)
-            # --user and a filter's minimum hide rows but keep everyone's standing
-            ranked = only(list(enumerate(best_first, 1)), table, self.pattern, self.minimum)
-            best_is_descending = view.sort != "user"     # the best name is the first, A to Z
-            self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
+            self._rows = standing(best_first, table, view.descending, view.sort, self.pattern, self.minimum)
             self._rows_key = key
-            self._name_width = max((len(user) for _, user in ranked), default=0)
+            self._name_width = max((len(user) for _, user in self._rows), default=0)
         return self._rows
 
     def table(self):
@@ -362,25 +358,6 @@ COLUMN_NAMES = dict(_BY_NAME, user="user", name="user", level="level", total="le
 def column_named(text):
     """'gpu-h', 'GPU-h', 'gpu_clock_hours', 'total' → the column's key; None when it names none."""
     return COLUMN_NAMES.get(text.strip().lower())
-
-
-def check_root(root):
-    """Why a root cannot be shown, in words that tell the cases apart (ValueError), or None."""
-    clusters = os.path.join(root, "clusters")
-    if not os.path.isdir(root):
-        return "the root {} does not exist: check --root (or 'root' in the config)".format(root)
-    try:
-        names = os.listdir(clusters)
-    except FileNotFoundError:
-        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
-               "the config)".format(clusters)
-    except OSError as err:
-        return "permission denied reading {} ({}): ask the collector's owner to make it group-readable".format(
-            clusters, err.strerror)
-    if not names:
-        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
-               "the config)".format(clusters)
-    return None
 
 
 def open_session(args, settings, clock, env=None):

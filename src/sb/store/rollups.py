@@ -89,9 +89,15 @@ def monthly_json(month, totals, asof):
 
 def parse_monthly(data, where):
     """{user: counters} of a monthly rollup file."""
+    return {user: from_metrics(row, "{} user {}".format(where, user))
+            for user, row in parse_monthly_metrics(data, where).items()}
+
+
+def parse_monthly_metrics(data, where):
+    """{user: {metric: value}} of a monthly rollup file as stored (hours, MB), checksum checked: for readers
+    that chart months and need no exact counters (the report reads 36 months x every cluster)."""
     doc = json.loads(unseal(data, where).decode())
-    return {row["username"]: from_metrics(row, "{} user {}".format(where, row.get("username")))
-            for row in doc["users"]}
+    return {row["username"]: row for row in doc["users"]}
 
 
 def user_json(user, cluster, counters, asof):

@@ -1,0 +1,141 @@
+"""Scores and monthly history → the page's data dict: every board as `tui --json` ranks it, cluster ages, charts."""
+from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, players, standings
+from sb.scores.history import history
+from sb.scores.skills import ACHIEVEMENTS, LABELS, MEMORY, METRIC_NAMES, XP_TABLE, level
+from sb.timeutil import iso_utc, month_start
+
+# What a board can be grouped by, in one place: collector v2's `--by` adds "account" and "partition" (rows
+# keyed by that name, with a `users` count); everything below loops over this tuple and the rows' own keys.
+BYS = ("user",)
+NAME_KEYS = ("user", "account", "partition")
+DEFAULT_SORT = "clock_hours"    # the board's default skill: core-hours
+ROWS_SHOWN = 500                # per board; the index.html budget (4 MB at 5 clusters x 10k players) needs a cap
+MONTHS = 36
+TOP_PLAYERS, TOP_MONTHS = 10, 12
+# (name, title, numerator, denominator) of a cluster's monthly efficiency: shown when the rollups hold the
+# numerator. Memory is known today (max RSS against the request); CPU needs collector v2's used CPU time.
+EFFICIENCY = (("mem", "Memory efficiency: max RSS / requested", "sum_max_mem_mb", "sum_req_mem_mb"),
+              ("cpu", "CPU efficiency: used / allocated core-hours", "cpu_used_hours", "clock_hours"))
+PLAYER_EFFICIENCY = "cpu_efficiency"    # a row key collector v2 adds (null when unknown): the histogram's input
+
+
+def page_data(scores, theme, poll_interval, now):
+    """Everything the page shows, as plain JSON-ready values."""
+    boards = {}
+    for cluster in (ALL,) + tuple(scores.clusters):
+        for window in WINDOW_NAMES:
+            for by in BYS:
+                boards[board_key(cluster, window, by)] = board_data(scores, theme, cluster, window, by, now)
+    past = history(scores.root, scores.clusters, now, MONTHS, scores.opted_out())
+    return {"generated": iso_utc(now), "clusters": cluster_ages(scores, poll_interval, now),
+            "windows": list(WINDOW_NAMES), "bys": list(BYS), "default": board_key(ALL, "alltime", "user"),
+            "skills": skills(theme), "xp_table": XP_TABLE, "boards": boards,
+            "charts": charts(past, boards, scores.clusters), "players": player_histories(past, boards),
+            "problems": sorted(scores.problems.values()) + list(theme.problems) + past.problems}
+
+
+def board_key(cluster, window, by):
+    return "{}/{}/{}".format(cluster, window, by)
+
+
+def board_data(scores, theme, cluster, window, by, now):
+    """One board's document (the same rows `tui --json` prints) as columns + rows of values, the name
+    column, each achievement's level per row, and how many players it ranks in all."""
+    doc = standings(scores, theme, cluster, window, DEFAULT_SORT, now, limit=ROWS_SHOWN)
+    rows = doc["rows"]
+    columns = in_board_order(list(rows[0]) if rows else [])
+    levelled = [c for c in columns if c in ACHIEVEMENTS]
+    return {"columns": columns, "name": next((k for k in NAME_KEYS if k in columns), None),
+            "rows": [[row[c] for c in columns] for row in rows],
+            "levels": [[level_of(theme, c, row[c]) for c in levelled] for row in rows], "levelled": levelled,
+            "players": len(players(scores, cluster, window)[2]), "min_jobs": doc["min_jobs"]}
+
+
+def in_board_order(keys):
+    """A row's keys as the board orders its columns (rank, name, level, XP, the skills); keys it does not
+    know (collector v2's efficiency figures) follow in the document's order."""
+    known = ("rank",) + NAME_KEYS + ("users", "total_level", "total_xp") + METRIC_NAMES
+    return [k for k in known if k in keys] + [k for k in keys if k not in known]
+
+
+def level_of(theme, metric, value):
+    """The skill's level for a value in its unit (None stays unknown)."""
+    return None if value is None else level(int(value * theme.xp_per_unit[metric] + 1e-6))
+
+
+def skills(theme):
+    """{column: {label, memory, achievement}} for the table headings and cell formats."""
+    return {metric: {"label": LABELS[metric], "memory": metric in MEMORY, "achievement": metric in ACHIEVEMENTS}
+            for metric in LABELS}
+
+
+def cluster_ages(scores, poll_interval, now):
+    """Each cluster's data age in seconds (None: never), stale by the board's rule, and its file trouble."""
+    ages = []
+    for cluster in scores.clusters:
+        last = scores.data_time(cluster, "alltime")
+        age = None if last is None else now - last
+        ages.append({"name": cluster, "age": age, "stale": age is None or age > STALE_POLLS * poll_interval,
+                     "trouble": scores.trouble(cluster)})
+    return ages
+
+
+def charts(past, boards, clusters):
+    """The series of every chart; a chart whose data does not exist yet is None (the page says why)."""
+    x = [month_start(m) for m in past.months]
+    per_cluster = lambda key: {c: past.totals[c].get(key, [0] * len(x)) for c in clusters}  # noqa: E731
+    top = [row[boards[board_key(ALL, "365d", "user")]["columns"].index("user")]
+           for row in boards[board_key(ALL, "365d", "user")]["rows"][:TOP_PLAYERS]]
+    return {"x": x, "months": past.months, "core_hours": per_cluster("clock_hours"),
+            "gpu_hours": per_cluster("gpu_clock_hours"),
+            "top": {"x": x[-TOP_MONTHS:], "series": {u: past.players.get(u, [])[-TOP_MONTHS:] for u in top}},
+            "efficiency": {name: efficiency(past, clusters, title, top_key, bottom_key)
+                           for name, title, top_key, bottom_key in EFFICIENCY},
+            "clans": clans(boards), "cpu_histogram": histogram(boards[board_key(ALL, "alltime", "user")])}
+
+
+def efficiency(past, clusters, title, top_key, bottom_key):
+    """{title, series: {cluster: [percent or None per month]}}; None when no cluster's rollups hold top_key."""
+    if not any(top_key in past.totals[c] for c in clusters):
+        return None
+    series = {}
+    for cluster in clusters:
+        tops = past.totals[cluster].get(top_key) or [0] * len(past.months)
+        bottoms = past.totals[cluster].get(bottom_key) or [0] * len(past.months)
+        series[cluster] = [100.0 * t / b if b else None for t, b in zip(tops, bottoms)]
+    return {"title": title, "series": series}
+
+
+def clans(boards):
+    """Core-hours per account on the ALL/alltime board by account; None until boards by account exist."""
+    board = boards.get(board_key(ALL, "alltime", "account"))
+    if not board:
+        return None
+    at, hours = board["columns"].index("account"), board["columns"].index("clock_hours")
+    return {row[at]: row[hours] for row in board["rows"]}
+
+
+def histogram(board, bins=10):
+    """Players per 10% band of CPU efficiency on a board; None when its rows carry no such value."""
+    if PLAYER_EFFICIENCY not in board["columns"]:
+        return None
+    at = board["columns"].index(PLAYER_EFFICIENCY)
+    values = [row[at] for row in board["rows"] if row[at] is not None]
+    if not values:
+        return None
+    scale = 100.0 if max(values) > 1 else 1.0    # a percentage or a fraction: the bands are the same
+    counts = [0] * bins
+    for value in values:
+        counts[min(int(value / scale * bins), bins - 1)] += 1
+    return counts
+
+
+def player_histories(past, boards):
+    """{user: [core-hours per month]} of every player a user board shows (rounded to 0.01 h: the page's
+    budget), for the player pages."""
+    shown = set()
+    for key, board in boards.items():
+        if key.endswith("/user"):
+            at = board["columns"].index("user") if board["rows"] else 0
+            shown.update(row[at] for row in board["rows"])
+    return {user: [round(v, 2) for v in past.players.get(user, [])] for user in sorted(shown)}

@@ -75,3 +75,25 @@ def test_summing_is_order_free_to_the_byte():
     a = monthly_json("2024-01", month_totals(merge_days({}, forward.months["2024-01"])), 0)
     b = monthly_json("2024-01", month_totals(merge_days({}, backward.months["2024-01"])), 0)
     assert a == b
+
+
+def test_monthly_columns_read_fast_equal_json_and_other_rows_fall_back_to_json():
+    import json as json_module
+    from sb.store.rollups import monthly_json, parse_monthly_columns, parse_monthly_metrics
+    from sb.store.seal import seal
+    totals = {"alice": [3, 1, 0, 7200, 3600 * 64 + 1, 0, 1800, 4096, 1024, 2048], "bob": [1] + [0] * 9}
+    data = monthly_json("2024-03", totals, 1700000000)
+    keys = {"clock_hours", "gpu_clock_hours", "sum_max_mem_mb", "not_there"}
+    users, columns = parse_monthly_columns(data, "x", keys)
+    rows = parse_monthly_metrics(data, "x")
+    assert users == ["alice", "bob"] and sorted(columns) == ["clock_hours", "gpu_clock_hours", "sum_max_mem_mb"]
+    assert columns == {k: [float(rows[u][k]) for u in users] for k in columns}
+    assert columns["clock_hours"] == [(3600 * 64 + 1) / 3600, 0.0]
+    # a row with a key this version does not write (collector v2's), or a null: read as json, nulls kept
+    doc = json_module.loads(data.decode().rsplit(',"crc32"', 1)[0] + "}")
+    doc["users"][0]["cpu_used_hours"] = 12.5
+    doc["users"][1]["clock_hours"] = None
+    users, columns = parse_monthly_columns(seal(json_module.dumps(doc).encode()), "x", keys | {"cpu_used_hours"})
+    assert columns["cpu_used_hours"] == [12.5, None] and columns["clock_hours"][1] is None
+    with pytest.raises(ValueError, match="checksum"):
+        parse_monthly_columns(data.replace(b"alice", b"alicf"), "x", keys)

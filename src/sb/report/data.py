@@ -1,5 +1,5 @@
 """Scores and monthly history → the page's data dict: every board as `tui --json` ranks it, cluster ages, charts."""
-from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, players, standings
+from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, board_document, standing_rows
 from sb.scores.history import history
 from sb.scores.skills import ACHIEVEMENTS, LABELS, MEMORY, METRIC_NAMES, XP_TABLE, level
 from sb.timeutil import iso_utc, month_start
@@ -26,11 +26,12 @@ def page_data(scores, theme, poll_interval, now):
         for window in WINDOW_NAMES:
             for by in BYS:
                 boards[board_key(cluster, window, by)] = board_data(scores, theme, cluster, window, by, now)
-    past = history(scores.root, scores.clusters, now, MONTHS, scores.opted_out())
+    keys = {"clock_hours", "gpu_clock_hours"} | {k for e in EFFICIENCY for k in e[2:]}
+    past = history(scores.root, scores.clusters, now, keys, shown_players(boards), MONTHS, scores.opted_out())
     return {"generated": iso_utc(now), "clusters": cluster_ages(scores, poll_interval, now),
             "windows": list(WINDOW_NAMES), "bys": list(BYS), "default": board_key(ALL, "alltime", "user"),
             "skills": skills(theme), "xp_table": XP_TABLE, "boards": boards,
-            "charts": charts(past, boards, scores.clusters), "players": player_histories(past, boards),
+            "charts": charts(past, boards, scores.clusters), "players": player_histories(past),
             "problems": sorted(scores.problems.values()) + list(theme.problems) + past.problems}
 
 
@@ -41,14 +42,15 @@ def board_key(cluster, window, by):
 def board_data(scores, theme, cluster, window, by, now):
     """One board's document (the same rows `tui --json` prints) as columns + rows of values, the name
     column, each achievement's level per row, and how many players it ranks in all."""
-    doc = standings(scores, theme, cluster, window, DEFAULT_SORT, now, limit=ROWS_SHOWN)
+    ranked, table, min_jobs = standing_rows(scores, theme, cluster, window, DEFAULT_SORT)   # as standings() does
+    doc = board_document(ranked[:ROWS_SHOWN], table.counters, cluster, window, DEFAULT_SORT, min_jobs, now, theme)
     rows = doc["rows"]
     columns = in_board_order(list(rows[0]) if rows else [])
     levelled = [c for c in columns if c in ACHIEVEMENTS]
     return {"columns": columns, "name": next((k for k in NAME_KEYS if k in columns), None),
             "rows": [[row[c] for c in columns] for row in rows],
             "levels": [[level_of(theme, c, row[c]) for c in levelled] for row in rows], "levelled": levelled,
-            "players": len(players(scores, cluster, window)[2]), "min_jobs": doc["min_jobs"]}
+            "players": len(ranked), "min_jobs": doc["min_jobs"]}
 
 
 def in_board_order(keys):
@@ -130,12 +132,16 @@ def histogram(board, bins=10):
     return counts
 
 
-def player_histories(past, boards):
-    """{user: [core-hours per month]} of every player a user board shows (rounded to 0.01 h: the page's
-    budget), for the player pages."""
+def shown_players(boards):
+    """Every player a user board of the page shows: the ones with a player page."""
     shown = set()
     for key, board in boards.items():
-        if key.endswith("/user"):
-            at = board["columns"].index("user") if board["rows"] else 0
+        if key.endswith("/user") and board["rows"]:
+            at = board["columns"].index("user")
             shown.update(row[at] for row in board["rows"])
-    return {user: [round(v, 2) for v in past.players.get(user, [])] for user in sorted(shown)}
+    return shown
+
+
+def player_histories(past):
+    """{user: [core-hours per month]} for the player pages, rounded to 0.01 h (the page's size budget)."""
+    return {user: [round(v, 2) for v in series] for user, series in sorted(past.players.items())}

@@ -304,10 +304,17 @@ def board_document(rows, counters, cluster, window, metric, min_jobs, now, theme
 def standings(scores, theme, cluster, window, sort, now, descending=None, pattern=None, limit=None):
     """One board as the JSON document `tui --json` prints and the report shows: the same rows, by the same
     functions, so the two cannot drift. cluster is a cluster's name or ALL; sort a metric, "level" or "user"."""
+    rows, table, min_jobs = standing_rows(scores, theme, cluster, window, sort, descending, pattern)
+    return board_document(rows[:limit], table.counters, cluster, window, sort, min_jobs, now, theme)
+
+
+def standing_rows(scores, theme, cluster, window, sort, descending=None, pattern=None):
+    """The first half of standings(): every ranked row [(rank, user)], the Table and min_jobs (the report
+    needs the count of rows before its cap)."""
     table, min_jobs, users = players(scores, cluster, window)
     rows = standing(ranking(users, sort, table, theme.total_level), table,
                     sort != "user" if descending is None else descending, sort, pattern)
-    return board_document(rows[:limit], table.counters, cluster, window, sort, min_jobs, now, theme)
+    return rows, table, min_jobs
 
 
 def players(scores, cluster, window):

@@ -9,9 +9,9 @@ from sb.store.layout import ClusterPaths
 from sb.timeutil import month_of_epoch
 
 History = collections.namedtuple("History", "months totals players problems")
-History.__doc__ = """months: ["YYYY-MM", ...] oldest first; totals: {cluster: {metric: [sum per month]}} over every
-numeric key the rollups hold (a key a month lacks counts 0); players: {user: [clock_hours per month]} summed over
-the clusters; problems: one line per unreadable file (its months count 0)."""
+History.__doc__ = """months: ["YYYY-MM", ...] oldest first; totals: {cluster: {metric: [sum per month]}} for the
+metrics asked for that the rollups hold (nulls count nothing); players: {user: [clock_hours per month]} summed
+over the clusters, for the players asked for; problems: one line per unreadable file (its month counts 0)."""
 
 
 def last_months(now, count):
@@ -23,33 +23,37 @@ def last_months(now, count):
     return months
 
 
-def history(root, clusters, now, count=36, exclude=()):
-    """The History of these clusters over the `count` months ending now; users in `exclude` (opted out) are
-    left out of both the totals and the players."""
+def history(root, clusters, now, keys, players, count=36, exclude=()):
+    """The History of these clusters over the `count` months ending now, totalling `keys`, with the monthly
+    core-hours of the named `players` only (the page shows a few thousand of maybe 100k); users in `exclude`
+    (opted out) are left out of both."""
     months = last_months(now, count)
-    totals, players, problems = {}, {}, []
+    totals, problems = {}, []
+    players = {user: [0.0] * count for user in players if user not in exclude}
     for cluster in clusters:
         data = ClusterData(ClusterPaths(root, cluster))
         sums = totals[cluster] = {}
         for at, month in enumerate(months):
             try:
-                rows = data.monthly_metrics(month)
+                users, columns = data.monthly_columns(month, set(keys) | {"clock_hours"})
             except (Damaged, OSError) as problem:
                 problems.append(str(problem))
                 continue
-            _fold(rows, at, len(months), sums, players, exclude)
+            if exclude and not exclude.isdisjoint(users):
+                keep = [n for n, user in enumerate(users) if user not in exclude]
+                users = [users[n] for n in keep]
+                columns = {k: [column[n] for n in keep] for k, column in columns.items()}
+            _fold(users, columns, at, count, keys, sums, players)
     return History(months, totals, players, problems)
 
 
-def _fold(rows, at, count, sums, players, exclude):
-    """Add one month's rows {user: {metric: value}} into the cluster's sums and the players' core-hours."""
-    for user, row in rows.items():
-        if user in exclude:
-            continue
-        for key, value in row.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                sums.setdefault(key, [0] * count)[at] += value
-        series = players.get(user)
-        if series is None:
-            series = players[user] = [0.0] * count
-        series[at] += row.get("clock_hours", 0)
+def _fold(users, columns, at, count, keys, sums, players):
+    """Add one month's columns into the cluster's sums and the players' core-hours."""
+    for key in keys:
+        if key in columns:   # filter(None): a null (unknown) adds nothing, and neither does a zero
+            sums.setdefault(key, [0] * count)[at] += sum(filter(None, columns[key]))
+    series_of = players.get
+    for user, hours in zip(users, columns.get("clock_hours", ())):
+        series = series_of(user)
+        if series is not None and hours:
+            series[at] += hours

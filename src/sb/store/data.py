@@ -8,7 +8,7 @@ import os
 from sb.names import is_valid_user
 from sb.store.counters import zero
 from sb.store.files import read_bytes
-from sb.store.rollups import parse_daily, parse_monthly, parse_monthly_metrics, parse_user
+from sb.store.rollups import parse_daily, parse_monthly, parse_monthly_columns, parse_user
 
 
 class Damaged(Exception):
@@ -35,10 +35,11 @@ class ClusterData:
         data = read_bytes(self.paths.monthly(month))
         return {} if data is None else guard(parse_monthly, data, self.paths.monthly(month))
 
-    def monthly_metrics(self, month):
-        """{user: {metric: value}} of a month's monthly rollup, as stored (store.rollups.parse_monthly_metrics)."""
+    def monthly_columns(self, month, keys):
+        """(users, {metric: [value per user]}) of these metrics in a month's monthly rollup (hours, MB)."""
         data = read_bytes(self.paths.monthly(month))
-        return {} if data is None else guard(parse_monthly_metrics, data, self.paths.monthly(month))
+        return ([], {}) if data is None else guard(lambda d, w: parse_monthly_columns(d, w, keys), data,
+                                                    self.paths.monthly(month))
 
     def user(self, user):
         """A user's all-time counters on this cluster (zeros when they have no file)."""

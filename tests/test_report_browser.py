@@ -175,3 +175,23 @@ def test_screenshots(browser, page, tmp_path, width, height):
     # on a phone the table scrolls sideways inside its panel; the page itself does not
     assert browser.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
     print("screenshot:", path)
+
+
+def test_hovering_a_chart_shows_the_exact_value(browser, page, demo_root):
+    """The mouse over the core-hours chart: its legend shows that month and each cluster's exact value."""
+    go(browser, page)
+    box = browser.eval("(() => { const o = document.querySelector('#charts .u-over'); o.scrollIntoView(); "
+                       "const r = o.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()")
+    browser.call("Input.dispatchMouseEvent", session=True, type="mouseMoved", x=box[0] + box[2] * 0.85,
+                 y=box[1] + box[3] / 2)
+    browser.wait("document.querySelector('#charts .u-legend .u-value').textContent !== '-'")
+    legend = browser.eval("[...document.querySelector('#charts .u-legend').querySelectorAll('.u-series')]"
+                          ".map(s => [s.querySelector('.u-label').textContent, s.querySelector('.u-value')"
+                          ".textContent])")
+    data = json.loads(browser.eval("document.getElementById('sb-data').textContent"))["charts"]
+    month = legend[0][1]
+    at = data["months"].index(month)
+    assert at > 24
+    expected = [[name, "{:,.2f}".format(data["core_hours"][name][at]).rstrip("0").rstrip(".")]
+                for name in ("hammer", "negishi")]
+    assert legend[1:] == expected and any(float(v.replace(",", "")) > 0 for _, v in expected)

@@ -3,6 +3,7 @@
 Months are read one file at a time and folded at once, so memory holds the sums, never 36 months of rows.
 """
 import collections
+import math
 
 from sb.store.data import ClusterData, Damaged
 from sb.store.layout import ClusterPaths
@@ -50,8 +51,8 @@ def history(root, clusters, now, keys, players, count=36, exclude=()):
 def _fold(users, columns, at, count, keys, sums, players):
     """Add one month's columns into the cluster's sums and the players' core-hours."""
     for key in keys:
-        if key in columns:   # filter(None): a null (unknown) adds nothing, and neither does a zero
-            sums.setdefault(key, [0] * count)[at] += sum(filter(None, columns[key]))
+        if key in columns:   # fsum: correctly rounded, so every Python (3.12 changed sum()) gives the same page
+            sums.setdefault(key, [0] * count)[at] += math.fsum(filter(None, columns[key]))   # None: unknown
     series_of = players.get
     for user, hours in zip(users, columns.get("clock_hours", ())):
         series = series_of(user)

@@ -240,3 +240,15 @@ def test_the_vendored_uplot_is_the_pinned_one():
         digest = hashlib.sha256(open(os.path.join(REPO, "vendor", "uplot", name), "rb").read()).hexdigest()
         assert "{} sha256={}".format(name, digest) in line
     assert "MIT" in open(os.path.join(REPO, "vendor", "uplot", "LICENSE")).read()
+
+
+def test_months_read_in_parallel_processes_are_the_same_history(demo_root):
+    from sb.scores.history import history
+    import calendar
+    import time
+    now = calendar.timegm(time.strptime(DEMO_NOW, "%Y-%m-%dT%H:%M:%S"))
+    args = (demo_root, ["hammer", "negishi"], now, {"clock_hours", "gpu_clock_hours"}, {"u0037", "u0023", "nobody"})
+    serial, parallel = history(*args, exclude={"u0023"}), history(*args, exclude={"u0023"}, workers=2)
+    assert serial == parallel
+    assert sorted(serial.players) == ["nobody", "u0037"] and not any(serial.players["nobody"])
+    assert sum(serial.players["u0037"]) > 0 and serial.totals["hammer"]["clock_hours"][-2] > 0

@@ -19,15 +19,16 @@ EFFICIENCY = (("mem", "Memory efficiency: max RSS / requested", "sum_max_mem_mb"
 PLAYER_EFFICIENCY = "cpu_efficiency"    # a row key collector v2 adds (null when unknown): the histogram's input
 
 
-def page_data(scores, theme, poll_interval, now):
-    """Everything the page shows, as plain JSON-ready values."""
+def page_data(scores, theme, poll_interval, now, workers=1):
+    """Everything the page shows, as plain JSON-ready values; workers: processes that read the months."""
     boards = {}
     for cluster in (ALL,) + tuple(scores.clusters):
         for window in WINDOW_NAMES:
             for by in BYS:
                 boards[board_key(cluster, window, by)] = board_data(scores, theme, cluster, window, by, now)
     keys = {"clock_hours", "gpu_clock_hours"} | {k for e in EFFICIENCY for k in e[2:]}
-    past = history(scores.root, scores.clusters, now, keys, shown_players(boards), MONTHS, scores.opted_out())
+    past = history(scores.root, scores.clusters, now, keys, shown_players(boards), MONTHS, scores.opted_out(),
+                   workers)
     return {"generated": iso_utc(now), "clusters": cluster_ages(scores, poll_interval, now),
             "windows": list(WINDOW_NAMES), "bys": list(BYS), "default": board_key(ALL, "alltime", "user"),
             "skills": skills(theme), "xp_table": XP_TABLE, "boards": boards,

@@ -1,8 +1,8 @@
 """Scores and monthly history → the page's data dict: every board as `tui --json` ranks it, cluster ages, charts."""
 from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, board_document, standing_rows
 from sb.scores.history import history
-from sb.scores.skills import ACHIEVEMENTS, LABELS, MEMORY, METRIC_NAMES, XP_TABLE, level
-from sb.timeutil import iso_utc, month_start
+from sb.scores.skills import ACHIEVEMENTS, LABELS, MEMORY, METRIC_NAMES, level
+from sb.timeutil import iso_utc
 
 # What a board can be grouped by, in one place: collector v2's `--by` adds "account" and "partition" (rows
 # keyed by that name, with a `users` count); everything below loops over this tuple and the rows' own keys.
@@ -17,6 +17,7 @@ TOP_PLAYERS, TOP_MONTHS = 10, 12
 EFFICIENCY = (("mem", "Memory efficiency: max RSS / requested", "sum_max_mem_mb", "sum_req_mem_mb"),
               ("cpu", "CPU efficiency: used / allocated core-hours", "cpu_used_hours", "clock_hours"))
 PLAYER_EFFICIENCY = "cpu_efficiency"    # a row key collector v2 adds (null when unknown): the histogram's input
+PERCENT = 100.0                         # its value for 100 % (check against collector v2 at the merge)
 
 
 def page_data(scores, theme, poll_interval, now, workers=1):
@@ -31,7 +32,7 @@ def page_data(scores, theme, poll_interval, now, workers=1):
                    workers)
     return {"generated": iso_utc(now), "clusters": cluster_ages(scores, poll_interval, now),
             "windows": list(WINDOW_NAMES), "bys": list(BYS), "default": board_key(ALL, "alltime", "user"),
-            "skills": skills(theme), "xp_table": XP_TABLE, "boards": boards,
+            "skills": skills(theme), "boards": boards,
             "charts": charts(past, boards, scores.clusters), "players": player_histories(past),
             "problems": sorted(scores.problems.values()) + list(theme.problems) + past.problems}
 
@@ -43,7 +44,8 @@ def board_key(cluster, window, by):
 def board_data(scores, theme, cluster, window, by, now):
     """One board's document (the same rows `tui --json` prints) as columns + rows of values, the name
     column, each achievement's level per row, and how many players it ranks in all."""
-    ranked, table, min_jobs = standing_rows(scores, theme, cluster, window, DEFAULT_SORT)   # as standings() does
+    # as standings() does; BY is "user" on this branch (collector v2's --by passes by= here)
+    ranked, table, min_jobs = standing_rows(scores, theme, cluster, window, DEFAULT_SORT)
     doc = board_document(ranked[:ROWS_SHOWN], table.counters, cluster, window, DEFAULT_SORT, min_jobs, now, theme)
     rows = doc["rows"]
     columns = in_board_order(list(rows[0]) if rows else [])
@@ -85,13 +87,13 @@ def cluster_ages(scores, poll_interval, now):
 
 def charts(past, boards, clusters):
     """The series of every chart; a chart whose data does not exist yet is None (the page says why)."""
-    x = [month_start(m) for m in past.months]
-    per_cluster = lambda key: {c: past.totals[c].get(key, [0] * len(x)) for c in clusters}  # noqa: E731
-    top = [row[boards[board_key(ALL, "365d", "user")]["columns"].index("user")]
-           for row in boards[board_key(ALL, "365d", "user")]["rows"][:TOP_PLAYERS]]
-    return {"x": x, "months": past.months, "core_hours": per_cluster("clock_hours"),
+    per_cluster = lambda key: {c: past.totals[c].get(key, [0] * len(past.months)) for c in clusters}  # noqa: E731
+    board = boards[board_key(ALL, "365d", "user")]
+    top = [dict(zip(board["columns"], row))["user"] for row in board["rows"][:TOP_PLAYERS]]
+    return {"months": past.months, "core_hours": per_cluster("clock_hours"),
             "gpu_hours": per_cluster("gpu_clock_hours"),
-            "top": {"x": x[-TOP_MONTHS:], "series": {u: past.players.get(u, [])[-TOP_MONTHS:] for u in top}},
+            "top": {"months": past.months[-TOP_MONTHS:],
+                    "series": {u: past.players.get(u, [])[-TOP_MONTHS:] for u in top}},
             "efficiency": {name: efficiency(past, clusters, title, top_key, bottom_key)
                            for name, title, top_key, bottom_key in EFFICIENCY},
             "clans": clans(boards), "cpu_histogram": histogram(boards[board_key(ALL, "alltime", "user")])}
@@ -126,10 +128,9 @@ def histogram(board, bins=10):
     values = [row[at] for row in board["rows"] if row[at] is not None]
     if not values:
         return None
-    scale = 100.0 if max(values) > 1 else 1.0    # a percentage or a fraction: the bands are the same
     counts = [0] * bins
     for value in values:
-        counts[min(int(value / scale * bins), bins - 1)] += 1
+        counts[min(int(value / PERCENT * bins), bins - 1)] += 1
     return counts
 
 

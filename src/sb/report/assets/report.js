@@ -254,7 +254,7 @@
     jobs.push(["Core-hours per month per cluster", C.core_hours, exact, C.months]);
     jobs.push(["GPU-hours per month per cluster", C.gpu_hours, exact, C.months]);
     jobs.push(["Top " + Object.keys(C.top.series).length + " players (365-day board): core-hours per month",
-               C.top.series, exact, C.months.slice(-C.top.x.length)]);
+               C.top.series, exact, C.top.months]);
     ["cpu", "mem"].forEach(function (name) {
       var e = C.efficiency[name];
       jobs.push([e ? e.title + ", per month per cluster" : name === "cpu" ? "CPU efficiency per month" :

@@ -137,6 +137,11 @@ def test_a_player_page_lists_their_ranks(browser, page, demo_root):
         expected += [[board, r["rank"]] for r in tui_rows(demo_root, board) if r["user"] == "u0037"]
     assert ranks == expected and len(expected) >= 3
     assert browser.eval("!!document.querySelector('#player .uplot')")     # the history chart is drawn
+    assert browser.eval("document.querySelectorAll('#boards a[aria-current]').length") == 0
+    browser.eval("location.hash = '#player=nobody'")
+    browser.wait("document.getElementById('player').dataset.player === 'nobody'")
+    assert "is on no board here" in browser.eval("document.getElementById('player').textContent")
+    assert browser.problems() == []
 
 
 def test_charts_are_drawn_with_no_error_and_no_request_leaves_the_page(browser, page):

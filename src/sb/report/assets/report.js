@@ -74,7 +74,7 @@
     return el("table", {"data-board": key}, [el("thead", {}, [head]), body]);
   }
 
-  function nav(current) {
+  function nav(current, mark) {
     var parts = current.split("/"), box = document.getElementById("boards");
     box.textContent = "";
     var choices = [["ALL"].concat(D.clusters.map(function (c) { return c.name; })), D.windows, D.bys];
@@ -83,7 +83,7 @@
       box.appendChild(el("div", {"class": "choices"}, options.map(function (option) {
         var target = parts.slice(); target[at] = option;
         var attrs = {href: "#board=" + target.join("/")};
-        if (option === parts[at]) attrs["aria-current"] = "true";
+        if (mark !== false && option === parts[at]) attrs["aria-current"] = "true";
         return el("a", attrs, [option === "alltime" ? "all time" : option]);
       })));
     });
@@ -111,7 +111,8 @@
     var table = document.querySelector("#board table"), body = table.tBodies[0];
     var at = Array.prototype.indexOf.call(table.tHead.rows[0].cells,
                                           table.querySelector('th[data-col="' + col + '"]'));
-    sortState = {col: col, desc: sortState.col === col ? !sortState.desc : col !== "rank" && col !== D.boards[table.getAttribute("data-board")].name};
+    var bestFirst = col !== "rank" && col !== D.boards[table.getAttribute("data-board")].name;  // names: A to Z
+    sortState = {col: col, desc: sortState.col === col ? !sortState.desc : bestFirst};
     var rows = Array.prototype.slice.call(body.rows);
     var value = function (row) {
       var raw = row.cells[at].getAttribute("data-v");
@@ -144,7 +145,7 @@
 
   function showPlayer(name) {
     var page = document.getElementById("player");
-    nav(D.default);
+    nav(D.default, false);     // links to the boards, none of them shown
     document.getElementById("hiscores").hidden = true;
     page.hidden = false;
     page.textContent = "";
@@ -293,7 +294,10 @@
   });
   document.getElementById("board").addEventListener("keydown", function (event) {
     var th = event.target.closest("th[data-col]");
-    if (th && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); sortBy(th.getAttribute("data-col")); }
+    if (th && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      sortBy(th.getAttribute("data-col"));
+    }
   });
   document.getElementById("search").addEventListener("input", function (event) { filter(event.target.value); });
   window.addEventListener("hashchange", route);

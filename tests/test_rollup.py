@@ -95,5 +95,9 @@ def test_monthly_columns_read_fast_equal_json_and_other_rows_fall_back_to_json()
     doc["users"][1]["clock_hours"] = None
     users, columns = parse_monthly_columns(seal(json_module.dumps(doc).encode()), "x", keys | {"cpu_used_hours"})
     assert columns["cpu_used_hours"] == [12.5, None] and columns["clock_hours"][1] is None
+    # several rows of one user (collector v2: one per user, account and partition) all count
+    doc["users"].append(dict(doc["users"][0], account="physics"))
+    users, columns = parse_monthly_columns(seal(json_module.dumps(doc).encode()), "x", keys | {"cpu_used_hours"})
+    assert users == ["alice", "bob", "alice"] and columns["cpu_used_hours"] == [12.5, None, 12.5]
     with pytest.raises(ValueError, match="checksum"):
         parse_monthly_columns(data.replace(b"alice", b"alicf"), "x", keys)

@@ -113,17 +113,18 @@ def _monthly_row(keys):
 
 
 def parse_monthly_columns(data, where, keys):
-    """(users, {metric: [value per user]}) of a monthly rollup for the metrics in `keys`, checksum checked,
-    values as floats. The report sums 36 months of every cluster, so rows as this module writes them are
+    """(users, {metric: [value per row]}) of a monthly rollup for the metrics in `keys`, checksum checked,
+    one entry per row (a user may have several rows), values as floats. The report sums 36 months of every cluster, so rows as this module writes them are
     matched by one regular expression (several times faster than json); a file holding any other row
     (another version's keys, nulls) is read with json instead."""
     data = unseal(data, where)
     wanted = tuple(name for name in METRICS if name in keys)
     found = _monthly_row(wanted).findall(data)
     if len(found) != data.count(b'{"username":'):
-        rows = parse_monthly_metrics(data, where)
-        present = {k for row in rows.values() for k in row} & set(keys)
-        return list(rows), {k: [row.get(k) for row in rows.values()] for k in sorted(present)}
+        # rows as json; a user may have several (collector v2 writes one per user, account and partition)
+        rows = json.loads(data.decode())["users"]
+        present = {k for row in rows for k in row} & set(keys)
+        return [row["username"] for row in rows], {k: [row.get(k) for row in rows] for k in sorted(present)}
     users = [row[0].decode() for row in found]
     return users, {name: list(map(float, map(itemgetter(at), found))) for at, name in enumerate(wanted, 1)}
 

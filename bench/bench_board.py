@@ -35,12 +35,12 @@ from sb.store.leaderboards import board_json  # noqa: E402
 CLUSTERS = ("alpha", "bravo", "charlie", "delta", "echo")
 
 
-def make_root(path, users=10000, pool=20000, seed=1):
+def make_root(path, users=10000, pool=20000, seed=1, clusters=CLUSTERS):
     """Leaderboard files for every cluster and window: `users` users each, drawn from a shared pool, so ALL
     merges overlapping names; heavy-tailed usage like real clusters."""
     rng = random.Random(seed)
     now = int(time.time())
-    for cluster in CLUSTERS:
+    for cluster in clusters:
         names = rng.sample(range(pool), users)
         boards = os.path.join(path, "clusters", cluster, "agg", "leaderboards")
         state = os.path.join(path, "clusters", cluster, "state")

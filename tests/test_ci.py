@@ -61,3 +61,21 @@ def test_ci_run_stops_when_the_testbed_install_fails(tmp_path, ci):
     calls = open(log).read()
     assert "tests/testbed/testbed.py install" in calls
     assert done.returncode != 0 and "-m pytest" not in calls and "matrix" not in calls   # with CI=true or not
+
+
+def test_browser_tests_fail_under_ci_when_chromium_is_missing(tmp_path):
+    """No chromium on PATH: outside CI the browser tests skip, under CI=true they fail."""
+    os.makedirs(str(tmp_path / "bin"))
+    os.symlink(sys.executable, str(tmp_path / "bin" / "python3"))
+    for ci in ("true", "false"):
+        env = dict(os.environ, CI=ci, PATH=str(tmp_path / "bin"), PYTHONDONTWRITEBYTECODE="1")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               os.path.join(HERE, "test_report_browser.py"), "-k", "screenshots"],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=300)
+        last = done.stdout.splitlines()[-1]
+        if ci == "true":
+            assert done.returncode != 0 and "CI=true: this test must run" in done.stdout, done.stdout
+            assert " skipped" not in last
+        else:
+            assert done.returncode == 0 and "2 skipped" in last, done.stdout

@@ -1,8 +1,10 @@
 """The built slurm-sb.pyz, end to end, under every interpreter this machine has among 3.6/3.9/3.11/3.13,
 and with a HOME that is read-only or full (shiv must still find somewhere to unpack, or say what to set)."""
 import glob
+import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 from conftest import GOLDEN, REPO, assert_same_totals, load_json
 from sb.store import counters
 import fake_sacct
+from sb import cli
 
 pytestmark = pytest.mark.slow
 EXPECTED = json.load(open(os.path.join(GOLDEN, "hammer.expected.json")))
@@ -177,3 +180,26 @@ def test_a_link_named_slurm_sb_tui_opens_the_board(pyz, world, demo_root):
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert (doc["cluster"], doc["window"], [r["rank"] for r in doc["rows"]]) == ("ALL", "alltime", [1, 2, 3])
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.9", "3.11", "3.13"])
+def test_pyz_writes_the_same_report_on_every_python(pyz, world, demo_root, version, tmp_path):
+    """uPlot and the page's assets are read from inside the pyz; every interpreter writes the same page data
+    as the source tree does."""
+    python = interpreter(version)
+    if not python:
+        pytest.skip("Python {} is not installed on this machine: not tested here".format(version))
+    when = "2026-11-01T00:00:00"
+    out = str(tmp_path / version)
+    done = run(python, pyz, ["report", "--out", out, "--root", demo_root, "--now", when], world["env"])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert cli.main(["report", "--out", str(tmp_path / "src"), "--root", demo_root, "--now", when],
+                    out=io.StringIO(), err=io.StringIO()) == 0
+    built = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    mine = open(str(tmp_path / "src" / "index.html"), encoding="utf-8").read()
+    data = [json.loads(re.search(r'id="sb-data">(.*?)</script>', page, re.S).group(1)) for page in (built, mine)]
+    for part in ("boards", "charts", "players", "skills"):     # the header's ages move with the clock
+        assert data[0][part] == data[1][part], part
+    uplot = open(os.path.join(REPO, "vendor", "uplot", "uPlot.iife.min.js"), encoding="utf-8").read()
+    assert uplot.replace("</script", "<\\/script") in built
+    assert os.stat(os.path.join(out, "index.html")).st_mode & 0o777 == 0o644

@@ -123,3 +123,17 @@ def test_rollups_are_gzip_the_same_bytes_every_time_and_first_release_text_is_st
                                                                                    1024, 1024]
     with pytest.raises(ValueError, match="gzip"):
         parse_daily(daily_json("2024-01", daily)[:-9], "d")        # cut short
+
+
+def test_monthly_columns_are_the_rows_sums_in_hours_one_entry_per_row(tmp_path):
+    from sb.store.data import ClusterData
+    from sb.store.layout import ClusterPaths
+    paths = ClusterPaths(str(tmp_path), "hammer")
+    paths.make_dirs()
+    alice = [3, 1, 0, 7200, 3600 * 64 + 1, 0, 1800] + [0] * 13
+    totals = {("alice", "phys", "cpu"): alice, ("alice", "chem", "gpu"): alice, ("bob", "phys", "cpu"): [1] + [0] * 19}
+    with open(paths.monthly("2024-03"), "wb") as handle:
+        handle.write(monthly_json("2024-03", totals, 1700000000))
+    users, columns = ClusterData(paths).monthly_columns("2024-03", {"clock_hours", "jobs", "cpu_efficiency"})
+    assert users == ["alice", "alice", "bob"] and sorted(columns) == ["clock_hours", "jobs"]   # sums only
+    assert columns["clock_hours"] == [(3600 * 64 + 1) / 3600] * 2 + [0.0] and columns["jobs"] == [3, 3, 1]

@@ -102,6 +102,12 @@ def _whois_options(parser):
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
 
+def _report_options(parser):
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory to write index.html into")
+    _settings_options(parser, cluster=False)
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+
+
 # name: (one-line help, description, options); the runner of each is in COMMANDS below.
 SUBCOMMANDS = {
     "poll": ("one collection tick (for cron): next cold-start month, then catch up",
@@ -132,6 +138,10 @@ SUBCOMMANDS = {
               "Value, level and rank N of M (value descending, ties by name) of one player on every cluster and "
               "ALL, in every window, for every skill of the board; read-only. Exit 1 for an unknown or opted-out "
               "user.", _whois_options),
+    "report": ("write the web report: one self-contained HTML page of hiscores and charts",
+               "Writes DIR/index.html (atomically, mode 0644) from the shared files the board reads: every "
+               "board, charts per month, player pages; CSS, JavaScript and data inline, no network. Read-only, "
+               "it never calls sacct.", _report_options),
     "doctor": ("check sacct access, visibility of others' jobs, the shared root, Python and terminal",
                "One line per check (OK, WARN or FAIL) and what to do about anything not OK; exit status 0 "
                "unless something FAILed.", _settings_options),
@@ -147,7 +157,7 @@ def build_parser():
     for name, (summary, description, add_options) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=description)
         add_options(sub)
-        if name == "tui":
+        if name in ("tui", "report"):
             sub.error = _one_line_usage_error(sub)
     return parser
 
@@ -168,7 +178,7 @@ def _board_by_default(argv):
 
 
 def settings_from(args, env, need_cluster=True):
-    flags = {"root": args.root, "cluster": None if args.command in ("tui", "whois") else args.cluster}
+    flags = {"root": args.root, "cluster": None if args.command in ("tui", "whois", "report") else args.cluster}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:
@@ -230,6 +240,9 @@ def run_tui(args, env, out, err):
 def run_whois(args, env, out, err):
     from sb.ui import whois_cmd
     return whois_cmd.run(args, settings_from(args, env, need_cluster=False), clock_from(args.now), env, out, err)
+def run_report(args, env, out, err):
+    from sb.report import command
+    return command.run(args.out, settings_from(args, env, need_cluster=False), clock_from(args.now), out, err)
 
 
 def run_demo(args, env, out, err):
@@ -244,7 +257,7 @@ def tui_main():
 
 COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_collector,
             "replay": run_collector, "demo": run_demo, "discover": run_collector, "tui": run_tui,
-            "whois": run_whois, "doctor": run_doctor}
+            "whois": run_whois, "report": run_report, "doctor": run_doctor}
 
 
 def main(argv=None, env=None, out=None, err=None):

@@ -12,6 +12,23 @@ def yaml():
         import yaml as module
     return module
 
+
+def vendored_file(name):
+    """Bytes of a vendored file that is not Python (the report's uPlot): in the pyz it is under sb/_vendor/,
+    read through the package's loader (a zip on 3.6 too); from a source checkout, in vendor/."""
+    import os
+    import pkgutil
+    try:
+        data = pkgutil.get_data("sb", "_vendor/" + name)
+    except (OSError, IOError):
+        data = None
+    if data is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "..", "vendor", name), "rb") as handle:
+            data = handle.read()
+    return data
+
+
 def _isascii(text):
     return all(c < "\x80" for c in text)
 

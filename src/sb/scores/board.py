@@ -18,6 +18,7 @@ from sb.timeutil import iso_utc
 WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)
 WINDOW_FILES = {name: filename for name, filename, _ in WINDOWS}
 ALL = "ALL"
+STALE_POLLS = 3     # a cluster is stale when its last poll is older than this many poll intervals
 
 
 class Scores:
@@ -352,3 +353,66 @@ def board_document(rows, table, cluster, window, metric, min_jobs, now, theme, b
         return dict(head, **all_metrics(counters))
     return {"asof": iso_utc(now), "cluster": cluster, "window": window, "by": by, "metric": metric,
             "min_jobs": min_jobs if by == "user" else 1, "rows": [row(n, name) for n, name in rows]}
+def standings_of(users, sort, table, theme, min_core_hours=10):
+    """Eligible names (A to Z) → [(rank, name)] best first on `sort`. On an efficiency or waste figure those
+    below min_core_hours core-hours (or with the figure unknown) follow, unranked: (None, name)."""
+    if sort in DERIVED:
+        best, unranked = efficiency_ranking(users, sort, table, min_core_hours)
+        return list(enumerate(best, 1)) + [(None, name) for name in unranked]
+    return list(enumerate(ranking(users, sort, table, theme.total_level), 1))
+
+
+def standing(standings, table, descending, sort, pattern=None, minimum=None):
+    """[(rank, name)] best first as the rows a board shows: --user and a filter's minimum hide rows but keep
+    everyone's standing, and descending=False on a metric (or True on "user") reverses them."""
+    rows = only(standings, table, pattern, minimum)
+    best_is_descending = sort != "user"     # the best name is the first, A to Z
+    return rows if descending == best_is_descending else rows[::-1]
+
+
+def standings(scores, theme, cluster, window, sort, now, descending=None, pattern=None, limit=None, by="user",
+              min_core_hours=10):
+    """One board as the JSON document `tui --json` prints and the report shows: the same rows, by the same
+    functions, so the two cannot drift. cluster is a cluster's name or ALL; sort a metric, "level" or "user"."""
+    rows, table, min_jobs = standing_rows(scores, theme, cluster, window, sort, descending, pattern, by,
+                                          min_core_hours)
+    return board_document(rows[:limit], table, cluster, window, sort, min_jobs, now, theme, by)
+
+
+def standing_rows(scores, theme, cluster, window, sort, descending=None, pattern=None, by="user", min_core_hours=10):
+    """The first half of standings(): every ranked row [(rank, name)], the Table and min_jobs (the report
+    needs the count of rows before its cap)."""
+    table, min_jobs, names = players(scores, cluster, window, by)
+    rows = standing(standings_of(names, sort, table, theme, min_core_hours), table,
+                    sort != "user" if descending is None else descending, sort, pattern)
+    return rows, table, min_jobs
+
+
+def players(scores, cluster, window, by="user"):
+    """(Table, min_jobs, the names on the board A to Z) of a cluster or ALL for a window: players with
+    min_jobs jobs who did not opt out, or every account or partition with a job (`by`)."""
+    clusters = scores.clusters if cluster == ALL else [cluster]
+    table = scores.table(clusters, window, by)
+    if by != "user":     # opted-out users were never counted in a group
+        return table, 1, eligible(table, 1)
+    min_jobs = scores.min_jobs(clusters, window)
+    return table, min_jobs, eligible(table, min_jobs, scores.opted_out())
+
+
+def check_root(root):
+    """Why a root cannot be shown, in words that tell the cases apart (ValueError), or None."""
+    clusters = os.path.join(root, "clusters")
+    if not os.path.isdir(root):
+        return "the root {} does not exist: check --root (or 'root' in the config)".format(root)
+    try:
+        names = os.listdir(clusters)
+    except FileNotFoundError:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    except OSError as err:
+        return "permission denied reading {} ({}): ask the collector's owner to make it group-readable".format(
+            clusters, err.strerror)
+    if not names:
+        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
+               "the config)".format(clusters)
+    return None

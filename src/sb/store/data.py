@@ -7,6 +7,7 @@ import os
 
 from sb.names import is_valid_user
 from sb.store.files import read_bytes
+from sb.store.counters import METRICS, SCALES
 from sb.store.rollups import parse_daily, parse_monthly, parse_user
 
 
@@ -33,6 +34,18 @@ class ClusterData:
         """{(user, account, partition): counters} of a month's monthly rollup."""
         data = read_bytes(self.paths.monthly(month))
         return {} if data is None else guard(parse_monthly, data, self.paths.monthly(month))
+
+    def monthly_columns(self, month, keys):
+        """(users, {metric: [value per row]}) of these metrics (sums: hours, MB, counts) in a month's monthly
+        rollup; a user has one row per account and partition they used."""
+        rows = self.monthly_totals(month)
+        users = [key[0] for key in rows]
+        columns = {}
+        for name in keys:
+            if name in METRICS:
+                at, scale = METRICS.index(name), SCALES[METRICS.index(name)]
+                columns[name] = [c[at] if scale == 1 else c[at] / scale for c in rows.values()]
+        return users, columns
 
     def user(self, user):
         """A user's all-time counters on this cluster by account and partition ({} when they have no file)."""

@@ -11,10 +11,9 @@ def run(args, settings, clock, env, out, err):
     session = tui.open_session(args, settings, clock, env)
     color = screen.color_wanted(args.no_color, env)
     if args.json or args.csv:
-        rows = session.rows()[:args.limit]
-        doc = board.board_document(rows, session.table(), args.cluster, args.window, session.view.sort,
-                                   session.scores.min_jobs(session.clusters(), args.window), clock(), session.theme,
-                                   session.view.by)
+        view = session.view      # the report builds its tables through the same function
+        doc = board.standings(session.scores, session.theme, view.cluster, view.window, view.sort, clock(),
+                              view.descending, session.pattern, args.limit, view.by, session.min_core_hours)
         # months counted by the first release have no efficiency figures: say since when each cluster has them
         doc["efficiency_gaps"] = {c: gap for c, gap in ((c, session.scores.efficiency_gap(c))
                                                          for c in session.clusters()) if gap}

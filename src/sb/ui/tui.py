@@ -6,7 +6,7 @@ import re
 import sys
 from fractions import Fraction
 
-from sb.scores.board import ALL, WINDOW_NAMES, Scores, efficiency_ranking, eligible, only, ranking
+from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, Scores, check_root, eligible, standing, standings_of
 from sb.scores.skills import EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
 from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, page_keys, scroll_top
 
@@ -25,7 +25,6 @@ KEYMAP = {
 HELP_KEYS = {"UP": -1, "k": -1, "DOWN": 1, "j": 1, "PGUP": -10, "PGDN": 10, " ": 10, "HOME": -10 ** 6,
              "END": 10 ** 6}
 HELP_CLOSE = ("q", "Q", "ESC", "?", "F1", "F10")
-STALE_POLLS = 3     # a cluster is stale when its last poll is older than this many poll intervals
 
 
 class Moves:
@@ -171,17 +170,11 @@ class Session(Moves, Switches):
             self._eligible_key = players
         key = players + (view.sort, view.descending, self.pattern, self.minimum)
         if key != self._rows_key:
-            if view.sort in EFFICIENCY_NAMES:   # below the core-hours floor: shown, greyed, unranked
-                best_first, unranked = efficiency_ranking(self._eligible, view.sort, table, self.min_core_hours)
-                standings = list(enumerate(best_first, 1)) + [(None, user) for user in unranked]
-            else:
-                standings = list(enumerate(ranking(self._eligible, view.sort, table, self.theme.total_level), 1))
-            # --user and a filter's minimum hide rows but keep everyone's standing
-            ranked = only(standings, table, self.pattern, self.minimum)
-            best_is_descending = view.sort != "user"     # the best name is the first, A to Z
-            self._rows = ranked if view.descending == best_is_descending else ranked[::-1]
+            # on an efficiency figure, those below the core-hours floor are shown greyed and unranked
+            self._rows = standing(standings_of(self._eligible, view.sort, table, self.theme, self.min_core_hours),
+                                  table, view.descending, view.sort, self.pattern, self.minimum)
             self._rows_key = key
-            self._name_width = max((len(user) for _, user in ranked), default=0)
+            self._name_width = max((len(user) for _, user in self._rows), default=0)
         return self._rows
 
     def table(self):
@@ -400,25 +393,6 @@ COLUMN_NAMES = dict(_SORTABLE, user="user", name="user", level="level", total="l
 def column_named(text):
     """'gpu-h', 'GPU-h', 'gpu_clock_hours', 'total' → the column's key; None when it names none."""
     return COLUMN_NAMES.get(text.strip().lower())
-
-
-def check_root(root):
-    """Why a root cannot be shown, in words that tell the cases apart (ValueError), or None."""
-    clusters = os.path.join(root, "clusters")
-    if not os.path.isdir(root):
-        return "the root {} does not exist: check --root (or 'root' in the config)".format(root)
-    try:
-        names = os.listdir(clusters)
-    except FileNotFoundError:
-        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
-               "the config)".format(clusters)
-    except OSError as err:
-        return "permission denied reading {} ({}): ask the collector's owner to make it group-readable".format(
-            clusters, err.strerror)
-    if not names:
-        return "no clusters under {}: a collector's first poll creates them; check --root (or 'root' in " \
-               "the config)".format(clusters)
-    return None
 
 
 def open_session(args, settings, clock, env=None):

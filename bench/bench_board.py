@@ -35,6 +35,21 @@ from sb.store.leaderboards import board_json  # noqa: E402
 CLUSTERS = ("alpha", "bravo", "charlie", "delta", "echo")
 
 
+def group_key(n, accounts=300, partitions=("cpu", "gpu", "standby", "highmem")):
+    """User n's row key (user, account, partition): the rows the collector writes."""
+    return "user{:05d}".format(n), "acct{:03d}".format(n % accounts), partitions[n % len(partitions)]
+
+
+def counters_of(rng, jobs, elapsed, gpus):
+    """A plausible counter row (store.counters.COLUMNS: seconds, bytes, CPU-ms, byte-seconds)."""
+    cores = elapsed * rng.randint(1, 64)
+    req, used = jobs * 4194304 << 10, jobs * 2097152 << 10
+    return [jobs, jobs // 3 if gpus else 0, jobs // 20, elapsed, cores, elapsed // 2 if gpus else 0,
+            elapsed * 2 if gpus else 0, req, jobs * 1048576 << 10, used, int(cores * 1000 * rng.random()),
+            elapsed * 2, elapsed, elapsed // 5, jobs, req * elapsed // jobs, used * elapsed // jobs,
+            jobs // 3 if gpus else 0, elapsed * 2 if gpus else 0, elapsed * 100 if gpus else 0]
+
+
 def make_root(path, users=10000, pool=20000, seed=1, clusters=CLUSTERS):
     """Leaderboard files for every cluster and window: `users` users each, drawn from a shared pool, so ALL
     merges overlapping names; heavy-tailed usage like real clusters."""
@@ -53,10 +68,7 @@ def make_root(path, users=10000, pool=20000, seed=1, clusters=CLUSTERS):
                 jobs = max(int(rng.paretovariate(1.2) * 5 * share), 1)
                 elapsed = jobs * rng.randint(60, 20000)
                 gpus = rng.random() < 0.2
-                totals["user{:05d}".format(n)] = [
-                    jobs, jobs // 3 if gpus else 0, jobs // 20, elapsed, elapsed * rng.randint(1, 64),
-                    elapsed // 2 if gpus else 0, elapsed * 2 if gpus else 0, jobs * 4194304, jobs * 1048576,
-                    jobs * 2097152]
+                totals[group_key(n)] = counters_of(rng, jobs, elapsed, gpus)
             with open(os.path.join(boards, filename + ".json"), "wb") as handle:
                 handle.write(board_json(window, cluster, 3, totals, now, 100))
         with open(os.path.join(state, "poll_cursor.json"), "w") as handle:

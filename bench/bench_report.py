@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "src"), os.path.join(REPO, "vendor"), os.path.join(REPO, "tests"), HERE]
 
-from bench_board import make_root  # noqa: E402
+from bench_board import counters_of, group_key, make_root  # noqa: E402
 from sb.scores.history import last_months  # noqa: E402
 from sb.store.layout import ClusterPaths  # noqa: E402
 from sb.store.rollups import monthly_json  # noqa: E402
@@ -42,18 +42,13 @@ def add_months(root, clusters, active, months=36, seed=2):
     for cluster in clusters:
         paths = ClusterPaths(root, cluster)
         os.makedirs(paths.monthly_dir)
-        names = sorted(os.listdir(paths.users_dir)) if os.path.isdir(paths.users_dir) else None
-        players = names or ["user{:05d}".format(n) for n in rng.sample(range(20000), 10000)]
+        players = rng.sample(range(20000), 10000)
         for month in last_months(now, months):
             totals = {}
-            for user in players:
+            for n in players:
                 if rng.random() < active:
                     jobs = max(int(rng.paretovariate(1.2)), 1)
-                    elapsed = jobs * rng.randint(60, 20000)
-                    gpu = rng.random() < 0.2
-                    totals[user] = [jobs, jobs if gpu else 0, jobs // 20, elapsed, elapsed * rng.randint(1, 64),
-                                    elapsed if gpu else 0, elapsed * 2 if gpu else 0, jobs * 4194304,
-                                    jobs * 1048576, jobs * 2097152]
+                    totals[group_key(n)] = counters_of(rng, jobs, jobs * rng.randint(60, 20000), rng.random() < 0.2)
             rows += len(totals)
             with open(paths.monthly(month), "wb") as handle:
                 handle.write(monthly_json(month, totals, now))

@@ -9,7 +9,7 @@ from sb.timeutil import iso_utc
 BYS = ("user", "account", "partition")
 NAME_KEYS = ("user", "account", "partition")
 DEFAULT_SORT = "clock_hours"    # the board's default skill: core-hours
-ROWS_SHOWN = 500                # per board; the index.html budget (4 MB at 5 clusters x 10k players) needs a cap
+ROWS_SHOWN = 300                # per board; the index.html budget (4 MB at 5 clusters x 10k players) needs a cap
 MONTHS = 36
 TOP_PLAYERS, TOP_MONTHS = 10, 12
 # (name, title, numerator, denominator) of a cluster's monthly efficiency, from the months' sums: memory

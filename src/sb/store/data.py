@@ -7,8 +7,8 @@ import os
 
 from sb.names import is_valid_user
 from sb.store.files import read_bytes
-from sb.store.counters import METRICS, SCALES
-from sb.store.rollups import parse_daily, parse_monthly, parse_user
+from sb.store.counters import METRICS
+from sb.store.rollups import monthly_columns, parse_daily, parse_monthly, parse_user
 
 
 class Damaged(Exception):
@@ -38,14 +38,11 @@ class ClusterData:
     def monthly_columns(self, month, keys):
         """(users, {metric: [value per row]}) of these metrics (sums: hours, MB, counts) in a month's monthly
         rollup; a user has one row per account and partition they used."""
-        rows = self.monthly_totals(month)
-        users = [key[0] for key in rows]
-        columns = {}
-        for name in keys:
-            if name in METRICS:
-                at, scale = METRICS.index(name), SCALES[METRICS.index(name)]
-                columns[name] = [c[at] if scale == 1 else c[at] / scale for c in rows.values()]
-        return users, columns
+        path = self.paths.monthly(month)
+        data = read_bytes(path)
+        if data is None:
+            return [], {}
+        return guard(lambda d, w: monthly_columns(d, w, [k for k in keys if k in METRICS]), data, path)
 
     def user(self, user):
         """A user's all-time counters on this cluster by account and partition ({} when they have no file)."""

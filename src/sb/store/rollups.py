@@ -11,8 +11,8 @@ account and partition "(unknown)" until the collector re-reads their month (coll
 import json
 import zlib
 
-from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, V1_COLUMNS, add_into, all_metrics,
-                               check_row, from_metrics, from_v1, zero)
+from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, SCALES, V1_COLUMNS, add_into,
+                               all_metrics, check_row, from_metrics, from_v1, zero)
 from sb.store.seal import seal, unseal
 from sb.timeutil import DAY, day_label, day_month, iso_utc, month_start, next_month
 
@@ -204,6 +204,24 @@ def parse_monthly(data, where):
         raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     return {(row["username"], row["account"], row["partition"]): check_row(row["counters"], "{} user {}".format(
         where, row.get("username"))) for row in doc["users"]}
+
+
+def monthly_columns(data, where, names):
+    """(users, {metric: [value per row]}) of the metrics `names` (sums: counts, hours, MB) of a monthly rollup,
+    for charts: the checksum is checked but not each row's counters, and no row dict is kept (the report
+    reads 36 months of every cluster)."""
+    doc = json.loads(unseal(unpack(data, where), where).decode())
+    rows = doc["users"]
+    if doc.get("format") != FORMAT:     # the first release's: the metrics are the row's own keys
+        return [row["username"] for row in rows], {name: [row.get(name, 0) for row in rows] for name in names}
+    if list(doc.get("columns", ())) != list(COLUMNS):
+        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
+    columns = {}
+    for name in names:
+        at = METRICS.index(name)
+        scale = SCALES[at]
+        columns[name] = [row["counters"][at] / scale if scale != 1 else row["counters"][at] for row in rows]
+    return [row["username"] for row in rows], columns
 
 
 def user_json(user, cluster, split, asof):

@@ -357,3 +357,14 @@ def test_an_account_is_lower_cased_and_empty_names_are_none(sandbox):
     assert sorted(rows) == ["(none)", "physicslab"] and rows["physicslab"]["jobs"] == 2
     parts = {r["partition"] for r in tui_json(sandbox.root, NOW, "--cluster", "hammer", "--by", "partition")["rows"]}
     assert parts == {"GPU-A", "(none)", "cpu"}
+
+
+@pytest.mark.xfail(strict=True, reason="product bug: sb.collect.parse.cpu_time_ms reads the undefined TotalCPU "
+                   "forms 'D-HH' and 'D-MM:SS' silently (1-02:03 as 1 d 2 min 3 s; Slurm's own grammar "
+                   "says 1 d 2 h 3 min) instead of logging them as unknown")
+@pytest.mark.parametrize("text", ["1-02:03", "1-02"])
+def test_a_day_count_without_hours_minutes_seconds_is_an_unknown_total_cpu(sandbox, text):
+    lines = job("715", user="u0", total_cpu=text) + job("716", user="u0") + job("717", user="u0")
+    log = collect(sandbox, lines)
+    assert user_rows(sandbox)["u0"]["cpu_used_hours"] == pytest.approx(2.0, rel=1e-12)
+    assert "TotalCPU" in log

@@ -7,7 +7,7 @@ Demo fixtures were generated with exactly these commands (run from the repo root
     python3 bench/gen_sacct.py --cluster negishi --seed 202 --jobs 1500 --users 40 --user-offset 8 --start 2025-09-27 --days 400 --malformed-rate 0 --max-srun-steps 1 -o fixtures/demo/negishi.db
 
 (2025-09-27 + 400 days = 2026-11-01T00:00:00Z; hammer has u0001..u0040, negishi
-u0009..u0048, so u0009..u0040 overlap; --max-srun-steps 1 keeps each file < 1.5 MB;
+u0009..u0048, so u0009..u0040 overlap; --max-srun-steps 1 keeps each file < 2 MB;
 tests/test_gen_sacct.py re-runs these lines and checks the fixtures byte for byte.)
 
 Benchmark input:  python3 bench/gen_sacct.py --jobs 1000000 --seed 1 -o /tmp/1m.db --summary
@@ -51,7 +51,7 @@ FIELDS = (
     "JobID", "JobIDRaw", "User", "Account", "Partition", "State", "ElapsedRaw",
     "AllocCPUS", "NNodes", "ReqMem", "ReqTRES", "AllocTRES", "MaxRSS", "AveRSS",
     "TotalCPU", "Submit", "Start", "End", "TRESUsageInMax", "TRESUsageInAve",
-    "JobName",
+    "TimelimitRaw", "Eligible", "TRESUsageInTot", "JobName",
 )
 HEADER = "|".join(FIELDS)
 NFIELDS = len(FIELDS)
@@ -112,10 +112,13 @@ _MS = ["%02d:%02d" % (t // 60, t % 60) for t in range(3600)]
 _SUB = [".%03d" % t for t in range(1000)]
 
 # %s slots take ints or pre-rendered strings (shared between a job and its steps)
-JOB_FMT = "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s|||%s|%d|%s|%s|||%s"
+# (the job line's TRESUsageInTot is empty, a step's TimelimitRaw and Eligible too, as sacct prints them)
+JOB_FMT = "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s|||%s|%d|%s|%s|||%s|%s||%s"
 STEP_FMT = ("%s.%s|%s.%s||%s||%s|%s|%d|%d|%s||%s|%d|%d|%s|%s|%s|%s|"
             "cpu=%s,energy=0,fs/disk=%d,mem=%d,pages=%d,vmem=%d|"
-            "cpu=%s,energy=0,fs/disk=%d,mem=%d,pages=%d,vmem=%d|%s")
+            "cpu=%s,energy=0,fs/disk=%d,mem=%d,pages=%d,vmem=%d|||%s|%s")
+# a step's TRESUsageInTot: its tasks' summed usage (gres/gpuutil: percent summed over the step's GPUs)
+TOT_FMT = "cpu=%s,energy=0,fs/disk=%d,%smem=%d,pages=%d,vmem=%d"
 
 
 def fmt_totalcpu(secs, usecs):
@@ -152,6 +155,9 @@ class _Gen(object):
         self.jobs = int(jobs)
         self.rng = random.Random(seed)
         self.r = self.rng.random
+        # The fields added later (TimelimitRaw, Eligible, TRESUsageInTot) draw from their own stream, so
+        # every older column keeps its bytes for a given seed.
+        self.r2 = random.Random("v2-fields:%s" % seed).random
         self.t0 = int(start)
         self.span = max(1, int(days * 86400))
         prof = dict(PROFILES.get(cluster, PROFILES["default"]))
@@ -257,7 +263,7 @@ class _Gen(object):
             f[2] = "x/y"
         else:             # extra fields (e.g. a '|' inside JobName)
             if r() < 0.5:
-                f[20] = f[20] + "|oops"
+                f[-1] = f[-1] + "|oops"
             else:
                 f.append("extra")
                 f.append(str(int(r() * 100)))
@@ -420,6 +426,34 @@ class _Gen(object):
     def _cancel_by(self, u):
         return "CANCELLED by %d" % (0 if self.r() < 0.15 else u["uid"])
 
+    def _limit_text(self, limit):
+        """TimelimitRaw (minutes), now and then no limit as sacct prints it."""
+        x = self.r2()
+        if x < 0.03:
+            return "UNLIMITED"
+        if x < 0.06:
+            return "Partition_Limit"
+        return str(limit // 60)
+
+    def _eligible_text(self, submit, start):
+        """Eligible: mostly Submit, sometimes later (held, dependency, --begin), now and then Unknown, and
+        now and then after Start (a requeued or clock-skewed record: no wait)."""
+        r2 = self.r2
+        x = r2()
+        if start is None or x < 0.04:
+            return "Unknown"
+        if x < 0.07:
+            return str(start + 1 + int(r2() * 600))
+        if x < 0.25:
+            return str(submit + int(r2() * (start - submit + 1)))
+        return str(submit)
+
+    def _gpu_util(self, gpus, busy):
+        """A step's TRESUsageInTot gres/gpuutil token: percent summed over its GPUs (0..100 x gpus)."""
+        if busy is None:
+            return ""
+        return "gres/gpuutil=%d," % int(gpus * 100 * min(1.0, busy * (0.8 + 0.4 * self.r2())))
+
     # ------------------------------------------------------------------ emit one run
     def _run(self, jobid, raw, u, acct, sh, name, state, elapsed, start, end, submit,
              steps=True, het_lead=True, count_job=True):
@@ -435,18 +469,22 @@ class _Gen(object):
                 counts["gpu_jobs"] += 1
             if sh["reqmem"][-1] in "cn":
                 counts["legacy_reqmem"] += 1
+        limit = self._limit_text(sh["limit"])
+        eligible = self._eligible_text(submit, start)
         if start is None:
             counts["never_started"] += 1
             self.emit(JOB_FMT % (jobid, raw, uname, acct, sh["part"], shown_state, 0, 0,
                                  sh["nodes"], sh["reqmem"], sh["req_tres"], "", "00:00:00",
-                                 submit, "Unknown", end, name), True)
+                                 submit, "Unknown", end, limit, eligible, name), True)
             return
         if not steps or r() < self.no_step_rate:
             self.emit(JOB_FMT % (jobid, raw, uname, acct, sh["part"], shown_state, elapsed,
                                  sh["cpus"], sh["nodes"], sh["reqmem"], sh["req_tres"],
                                  sh["alloc_tres"], fmt_totalcpu(int(elapsed * sh["cpus"] * u["eff"] * (0.6 + 0.4 * r())), int(r() * 1000000)),
-                                 submit, start, end, name), True)
+                                 submit, start, end, limit, eligible, name), True)
             return
+        # GPU jobs mostly carry a utilisation sample (gpu/nvml); the rest are unknown, never 0
+        busy = self.r2() if sh["gpus"] and self.r2() < 0.85 else None
         lines = []
         tot_s = 0
         tot_us = 0
@@ -486,10 +524,12 @@ class _Gen(object):
             disk = int(x * 50000000) if x < 0.7 else int(x * 5000)
             vmem = rss + (200 + int(x * 300)) * MB
             hms = fmt_hms(cs)
+            gres = self._gpu_util(sh["gpn"], busy if work_in_batch else (busy and 0.0))
             lines.append(STEP_FMT % (jobid, "batch", raw, "batch", acct, st, s_el, cpn, 1,
                                      reqmem, sh["batch_tres"], rss, rss, fmt_totalcpu(cs, us),
                                      s_start, s_start, s_end, hms, disk, rss, 0, vmem,
-                                     hms, disk, rss, 0, vmem, "batch"))
+                                     hms, disk, rss, 0, vmem,
+                                     TOT_FMT % (hms, disk, gres, rss, 0, vmem), "batch"))
         # extern: whole allocation, idle
         x = r()
         ext_us = int(x * 3000)
@@ -502,7 +542,9 @@ class _Gen(object):
                                  s_el, cpus, nodes, reqmem, sh["alloc_tres"], ext_rss, ext_rss,
                                  fmt_totalcpu(0, ext_us), s_start, s_start, s_end,
                                  "00:00:00", disk, ext_rss, 0, ext_vmem,
-                                 "00:00:00", disk, ext_rss, 0, ext_vmem, "extern"))
+                                 "00:00:00", disk, ext_rss, 0, ext_vmem,
+                                 TOT_FMT % ("00:00:00", disk * nodes, "", ext_rss * nodes, 0,
+                                            ext_vmem * nodes), "extern"))
         if nsrun:
             sname = STEP_WORDS[int(r() * len(STEP_WORDS))]
             step_tres = sh["step_tres"]
@@ -530,15 +572,21 @@ class _Gen(object):
                 vmem = rss + (200 + int(x * 300)) * MB
                 cmax = cs // nodes
                 cave = (cmax * 9) // 10 if nodes > 1 else cmax
+                # the step's tasks summed: its biggest task plus the others at the average
+                others = nodes - 1
+                tot = TOT_FMT % (fmt_hms(cs), disk + (disk // nodes) * others,
+                                 self._gpu_util(sh["gpus"], busy), rss + ave * others,
+                                 pages * nodes, vmem + (ave + vmem - rss) * others)
                 lines.append(STEP_FMT % (jobid, k, raw, k, acct, st, dur, cpus, nodes, reqmem,
                                          step_tres, rss, ave, fmt_totalcpu(cs, us), t, t, t + dur,
                                          fmt_hms(cmax), disk, rss, pages, vmem,
                                          fmt_hms(cave), disk // nodes, ave, pages, ave + vmem - rss,
-                                         sname))
+                                         tot, sname))
                 t += dur
         job_line = JOB_FMT % (jobid, raw, uname, acct, sh["part"], shown_state, s_el, cpus,
                               nodes, reqmem, sh["req_tres"], sh["alloc_tres"],
-                              fmt_totalcpu(tot_s, tot_us), submit, s_start, s_end, name)
+                              fmt_totalcpu(tot_s, tot_us), submit, s_start, s_end, limit, eligible,
+                              name)
         n = len(lines)
         counts["steps"] += n
         nb = self._next_bad
@@ -656,7 +704,7 @@ class _Gen(object):
         start = end - elapsed
         submit = start - self._wait()
         for c in range(n):
-            sh = sh0 if c == 0 else self._shape(u, part_hint=sh0["part"])
+            sh = sh0 if c == 0 else dict(self._shape(u, part_hint=sh0["part"]), limit=sh0["limit"])
             self.counts["het_components"] += 1
             self._run("%d+%d" % (base, c), str(base + c), u, acct, sh, name, state, elapsed,
                       start, end, submit, het_lead=(c == 0))

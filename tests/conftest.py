@@ -69,10 +69,11 @@ class Sandbox:
         code = cli.main(argv + rest, out=out, err=err)
         return code, out.getvalue(), err.getvalue()
 
-    def sacct_dump(self, start, end, cluster="hammer"):
-        """A plain `sacct -P` dump (header, '|') of the jobs that ended in [start, end], for the oracle."""
-        fields = "JobID,JobIDRaw,User,State,ElapsedRaw,AllocCPUS,NNodes,ReqMem,ReqTRES,AllocTRES,MaxRSS," \
-                 "AveRSS,Submit,Start,End,TRESUsageInMax,TRESUsageInAve"
+    def sacct_dump(self, start, end, cluster="hammer", fields=None):
+        """A plain `sacct -P` dump (header, '|') of the jobs that ended in [start, end], for the oracle
+        (`fields`: another -o list, e.g. V2_DUMP_FIELDS)."""
+        fields = fields or "JobID,JobIDRaw,User,State,ElapsedRaw,AllocCPUS,NNodes,ReqMem,ReqTRES,AllocTRES," \
+                           "MaxRSS,AveRSS,Submit,Start,End,TRESUsageInMax,TRESUsageInAve"
         env = dict(os.environ, TZ="UTC", SLURM_TIME_FORMAT="%s", FAKE_SACCT_LOG=os.devnull)
         text = subprocess.run([self.sacct, "-a", "-D", "-P", "--noconvert", "-M", cluster, "-S", start, "-E", end,
                                "-s", "CA,CD,F,NF,OOM,PR,TO,BF,DL,RQ", "-o", fields], env=env, check=True,
@@ -149,6 +150,12 @@ def load_json(path):
     with open(path, "rb") as handle:
         data = handle.read()
     return json.loads((gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode())
+
+
+# the dump the oracle needs for collector v2's figures (issue 11)
+V2_DUMP_FIELDS = "JobID,JobIDRaw,User,Account,Partition,State,ElapsedRaw,AllocCPUS,NNodes,ReqMem,ReqTRES," \
+                 "AllocTRES,MaxRSS,AveRSS,TotalCPU,Submit,Start,End,TRESUsageInMax,TRESUsageInAve,TimelimitRaw," \
+                 "Eligible,TRESUsageInTot"
 
 
 def _named(total, metrics):

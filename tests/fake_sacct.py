@@ -48,7 +48,7 @@ VERSION = "slurm 22.05.8"
 DB_FIELDS = (
     "JobID|JobIDRaw|User|Account|Partition|State|ElapsedRaw|AllocCPUS|NNodes|"
     "ReqMem|ReqTRES|AllocTRES|MaxRSS|AveRSS|TotalCPU|Submit|Start|End|"
-    "TRESUsageInMax|TRESUsageInAve|JobName"
+    "TRESUsageInMax|TRESUsageInAve|TimelimitRaw|Eligible|TRESUsageInTot|JobName"
 ).split("|")
 
 EXTRA_FIELDS = ["Cluster", "Comment", "Eligible", "ExitCode", "NodeList", "QOS",
@@ -56,7 +56,7 @@ EXTRA_FIELDS = ["Cluster", "Comment", "Eligible", "ExitCode", "NodeList", "QOS",
 
 REFUSED_FIELDS = ("jobname", "workdir", "submitline", "comment")
 
-TIME_FIELDS = ("submit", "start", "end")
+TIME_FIELDS = ("submit", "start", "end", "eligible")   # printed as ISO unless SLURM_TIME_FORMAT=%s
 
 DEFAULT_FORMAT = "JobID,Partition,Account,AllocCPUS,State"
 

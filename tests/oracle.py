@@ -14,6 +14,16 @@ API
   nest_monthly(monthly)                  -> {"YYYY-MM": {user: {metric: value}}}
   jobs(rows, ...)                        -> [per-job dict] (the counted jobs)
 
+Collector v2 (issue 11): every metric of a `tui --json` row, per user, account or partition:
+  group_totals(rows, by="user"|"account"|"partition", first_day=None,
+               last_day=None, monthly=False, ...)
+                                         -> {name: {metric: value}}
+                                            ({(name, "YYYY-MM"): ...} with monthly)
+  group_users(rows, by, first_day=None, last_day=None, ...)
+                                         -> {name: set of users with jobs}
+  sum_totals([totals, ...])              -> the totals summed by name (ALL)
+  ALL_METRICS                            = METRICS + V2_METRICS + DERIVED
+
 ``...`` = failure_states=DEFAULT_FAILURE_STATES, count_cancelled=False,
 optout=().
 
@@ -33,6 +43,22 @@ DEFAULT = DEFAULT_FAILURE_STATES
 METRICS = ("jobs", "gpu_jobs", "failed_jobs", "elapsed_hours", "clock_hours",
            "gpu_elapsed_hours", "gpu_clock_hours", "sum_req_mem_mb",
            "sum_avg_mem_mb", "sum_max_mem_mb")
+
+# collector v2: sums (hours, MB-hours, counts) and the ratios made of them
+V2_METRICS = ("cpu_used_hours", "timelimit_hours", "limited_elapsed_hours",
+              "wait_hours", "mem_sampled_jobs", "req_mem_mb_hours",
+              "used_mem_mb_hours", "gpu_sampled_jobs", "gpu_sampled_hours",
+              "gpu_busy_hours")
+DERIVED = ("cpu_efficiency", "mem_efficiency", "time_efficiency",
+           "gpu_efficiency", "cpu_wasted_hours", "mem_wasted_gb_hours",
+           "avg_wait_hours")
+ALL_METRICS = METRICS + V2_METRICS + DERIVED
+NO_GROUP = "(none)"
+# TimelimitRaw of no finite limit: names, SLURM's INFINITE/NO_VAL, 0
+NO_LIMIT = ("", "UNLIMITED", "Partition_Limit", "INVALID", "NONE", "None",
+            "Unknown", "0", "4294967294", "4294967295")
+# MaxRSS that is no sample: SLURM's NO_VAL64 markers
+NO_VAL_RSS = ("18446744073709551614", "18446744073709551615")
 
 USER_RE = re.compile(r"[a-z0-9_][a-z0-9._-]*")
 
@@ -141,6 +167,65 @@ def step_rss_mb(step, rss_field, tres_field):
     return 0.0
 
 
+def cpu_hours(text):
+    """sacct's CPU time ([D-]HH:MM:SS, MM:SS.mmm, HH:MM:SS.mmm) in hours; None if it is not one."""
+    m = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)(?:\.(\d+))?", text or "")
+    if m is None:
+        return None
+    days, hours, minutes, seconds, frac = m.groups()
+    if days is not None and hours is None:
+        # 'D-MM:SS' is no sacct format; read D-HH:MM:SS only
+        return None
+    total = (int(days or 0) * 86400 + int(hours or 0) * 3600
+             + int(minutes) * 60 + int(seconds))
+    millis = int((frac or "").ljust(3, "0")[:3])
+    return (total + millis / 1000.0) / 3600.0
+
+
+def limit_hours(text):
+    """TimelimitRaw (minutes) in hours; 0.0 for no finite limit (or junk)."""
+    text = (text or "").strip()
+    if text in NO_LIMIT or not text.isdigit():
+        return 0.0
+    return int(text) / 60.0
+
+
+def wait_hours(job, start):
+    """Start - Eligible (Start - Submit if Eligible is no time), >= 0."""
+    eligible = job.get("Eligible", "")
+    since = job.get("Submit", "")
+    if eligible.isdigit() and eligible != "0":
+        since = eligible
+    if not since.isdigit():
+        return 0.0
+    return max(0, int(start) - int(since)) / 3600.0
+
+
+def step_memory(step):
+    """(sampled, used MB) of one step: TRESUsageInTot mem= (as seff), else MaxRSS."""
+    rss = step.get("MaxRSS", "").strip()
+    tot = tres_dict(step.get("TRESUsageInTot", "")).get("mem", "")
+    rss_sampled = rss != "" and rss not in NO_VAL_RSS
+    if tot not in ("", "NONE"):
+        return True, size_to_mb(tot, 1)
+    if rss_sampled:
+        return True, size_to_mb(rss, 1)
+    return False, 0.0
+
+
+def step_gpu_util(step):
+    """gres/gpuutil of a step's TRESUsageInTot (percent summed over its GPUs), or None."""
+    value = tres_dict(step.get("TRESUsageInTot", "")).get("gres/gpuutil", "")
+    return int(value) if value.isdigit() else None
+
+
+def group_name(text, lower):
+    text = text or ""
+    if text == "":
+        return NO_GROUP
+    return text.lower() if lower else text
+
+
 def clean_user(raw):
     """Lower-case, strip '@...'; None if the result is not a valid name."""
     user = (raw or "").lower().split("@", 1)[0]
@@ -208,19 +293,55 @@ def jobs(rows, failure_states=DEFAULT, count_cancelled=False, optout=()):
             req_mem = requested_mem_mb(job)
         except ValueError:
             continue
+        account = group_name(job.get("Account"), lower=True)
+        partition = group_name(job.get("Partition"), lower=False)
+        if not all(n.isprintable() and len(n) <= 128 for n in (account, partition)):
+            continue   # a control character or 128+ characters: damage, not a group
         max_mem = 0.0
         avg_mem = 0.0
+        used_mem = 0.0
+        mem_seen = False
+        busy = None
+        step_cpu = 0.0
         for step in steps:
-            try:  # an unreadable step line adds no memory; its job still counts
+            try:  # an unreadable step line adds nothing; its job still counts
                 step_max = step_rss_mb(step, "MaxRSS", "TRESUsageInMax")
                 step_avg = step_rss_mb(step, "AveRSS", "TRESUsageInAve")
+                sampled, used = step_memory(step)
+                util = step_gpu_util(step)
             except ValueError:
                 continue
             max_mem = max(max_mem, step_max)
             avg_mem = max(avg_mem, step_avg)
+            if sampled:
+                mem_seen = True
+                used_mem = max(used_mem, used)
+            if util is not None:
+                busy = util if busy is None else max(busy, util)
+            step_cpu += cpu_hours(step.get("TotalCPU", "")) or 0.0
+        total_cpu = job.get("TotalCPU", "")
+        if total_cpu == "":
+            cpu_used = step_cpu
+        else:  # an unreadable TotalCPU counts as none used (and is logged)
+            cpu_used = cpu_hours(total_cpu) or 0.0
+        limit_h = limit_hours(job.get("TimelimitRaw", ""))
+        mem_sampled = mem_seen and req_mem > 0
+        gpu_sampled = gpus > 0 and busy is not None
         state = job.get("State", "").split(" ")[0]
         end_date = utc_date(end)
         result.append({
+            "account": account,
+            "partition": partition,
+            "cpu_used_h": cpu_used,
+            "timelimit_h": limit_h,
+            "limited_elapsed_h": elapsed_h if limit_h else 0.0,
+            "wait_h": wait_hours(job, start),
+            "mem_sampled": mem_sampled,
+            "req_mem_mb_h": req_mem * elapsed_h if mem_sampled else 0.0,
+            "used_mem_mb_h": used_mem * elapsed_h if mem_sampled else 0.0,
+            "gpu_sampled": gpu_sampled,
+            "gpu_sampled_h": gpus * elapsed_h if gpu_sampled else 0.0,
+            "gpu_busy_h": busy / 100.0 * elapsed_h if gpu_sampled else 0.0,
             "jobidraw": job.get("JobIDRaw"),
             "user": user,
             "month": end_date.strftime("%Y-%m"),
@@ -258,6 +379,86 @@ def add_job(m, j):
     m["sum_req_mem_mb"] += j["req_mem_mb"]
     m["sum_avg_mem_mb"] += j["avg_mem_mb"]
     m["sum_max_mem_mb"] += j["max_mem_mb"]
+
+
+def add_job_v2(m, j):
+    """add_job plus the collector-v2 sums."""
+    add_job(m, j)
+    m["cpu_used_hours"] += j["cpu_used_h"]
+    m["timelimit_hours"] += j["timelimit_h"]
+    m["limited_elapsed_hours"] += j["limited_elapsed_h"]
+    m["wait_hours"] += j["wait_h"]
+    m["mem_sampled_jobs"] += 1 if j["mem_sampled"] else 0
+    m["req_mem_mb_hours"] += j["req_mem_mb_h"]
+    m["used_mem_mb_hours"] += j["used_mem_mb_h"]
+    m["gpu_sampled_jobs"] += 1 if j["gpu_sampled"] else 0
+    m["gpu_sampled_hours"] += j["gpu_sampled_h"]
+    m["gpu_busy_hours"] += j["gpu_busy_h"]
+
+
+def empty_v2():
+    m = empty_metrics()
+    for name in V2_METRICS:
+        m[name] = 0 if name.endswith("_jobs") else 0.0
+    return m
+
+
+def ratio(part, whole):
+    return part / whole if whole else None
+
+
+def derive(m):
+    """Add the ratios and wastes of issue 11 to a v2 metrics dict; returns it."""
+    m["cpu_efficiency"] = ratio(m["cpu_used_hours"], m["clock_hours"])
+    m["mem_efficiency"] = ratio(m["used_mem_mb_hours"], m["req_mem_mb_hours"])
+    m["time_efficiency"] = ratio(m["limited_elapsed_hours"],
+                                 m["timelimit_hours"])
+    m["gpu_efficiency"] = ratio(m["gpu_busy_hours"], m["gpu_sampled_hours"])
+    m["cpu_wasted_hours"] = max(0.0, m["clock_hours"] - m["cpu_used_hours"])
+    m["mem_wasted_gb_hours"] = max(
+        0.0, m["req_mem_mb_hours"] - m["used_mem_mb_hours"]) / 1024.0
+    m["avg_wait_hours"] = ratio(m["wait_hours"], m["jobs"])
+    return m
+
+
+def _in_window(j, first_day, last_day):
+    if first_day is not None and j["day"] < as_date(first_day):
+        return False
+    return last_day is None or j["day"] <= as_date(last_day)
+
+
+def group_totals(rows, by="user", first_day=None, last_day=None, monthly=False,
+                 failure_states=DEFAULT, count_cancelled=False, optout=()):
+    """Every metric (v1, v2, derived) per user, account or partition (`by`),
+    of the jobs whose End's UTC day is in [first_day, last_day] (None: open);
+    keyed (name, month) with monthly."""
+    totals = {}
+    for j in jobs(rows, failure_states, count_cancelled, optout):
+        if _in_window(j, first_day, last_day):
+            key = (j[by], j["month"]) if monthly else j[by]
+            add_job_v2(totals.setdefault(key, empty_v2()), j)
+    return {key: derive(m) for key, m in totals.items()}
+
+
+def group_users(rows, by, first_day=None, last_day=None,
+                failure_states=DEFAULT, count_cancelled=False, optout=()):
+    """{account or partition: the set of users with a job in the window}."""
+    members = {}
+    for j in jobs(rows, failure_states, count_cancelled, optout):
+        if _in_window(j, first_day, last_day):
+            members.setdefault(j[by], set()).add(j["user"])
+    return members
+
+
+def sum_totals(many):
+    """Totals of several clusters summed by name (the ALL view), re-derived."""
+    merged = {}
+    for totals in many:
+        for name, m in totals.items():
+            target = merged.setdefault(name, empty_v2())
+            for metric in METRICS + V2_METRICS:
+                target[metric] += m[metric]
+    return {name: derive(m) for name, m in merged.items()}
 
 
 # --------------------------------------------------------------------------

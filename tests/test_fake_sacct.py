@@ -34,7 +34,7 @@ def row(jobid, raw, user, state, submit, start, end, maxrss="", name="x"):
         "Start": str(start), "End": str(end), "TRESUsageInMax": "",
         "TRESUsageInAve": "", "JobName": name,
     }
-    return "|".join(values[f] for f in fake_sacct.DB_FIELDS)
+    return "|".join(values.get(f, "") for f in fake_sacct.DB_FIELDS)   # the v2 fields: empty
 
 
 TINY_LINES = [

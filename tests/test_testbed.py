@@ -10,6 +10,8 @@ import pytest
 
 from conftest import HERE, assert_same_totals, require_or_skip
 import oracle
+from conftest import V2_DUMP_FIELDS
+from sb.store import counters
 from test_collector import assert_close_to_oracle
 
 pytestmark = pytest.mark.slow
@@ -68,15 +70,32 @@ class Bed:
             handle.write(done.stdout)
         return oracle.load_rows(path)
 
-    def monthly(self, cluster):
+    def monthly(self, cluster, by="username"):
+        """{month: {user: metrics}} from the monthly rollups: v2 has a row per (user, account, partition),
+        so each row's exact counters are summed per user (or per account or partition: `by`)."""
         folder = os.path.join(self.root, "clusters", cluster, "agg", "rollups", "monthly")
         result = {}
         for name in sorted(os.listdir(folder)):
             doc = json.load(open(os.path.join(folder, name)))
-            rows = {r["username"]: {k: v for k, v in r.items() if k != "username"} for r in doc["users"]}
-            if rows:
-                result[doc["month"]] = rows
+            sums = {}
+            for row in doc["users"]:
+                counters.add_into(sums.setdefault(row[by], counters.zero()), row["counters"])
+            if sums:
+                result[doc["month"]] = {key: counters.all_metrics(total) for key, total in sums.items()}
         return result
+
+    def dump_v2(self, cluster):
+        """A plain `sacct -P` dump with the fields collector v2 reads (TotalCPU, TimelimitRaw, Eligible,
+        Account, Partition, TRESUsageInTot), for the oracle's efficiency figures."""
+        done = self.tb.as_user(COLLECTOR, ["sacct", "-a", "-D", "-P", "--noconvert", "-M", cluster,
+                                           "-S", self.start_month + "-01", "-E", "now", "-s", END_STATES,
+                                           "-o", V2_DUMP_FIELDS], cluster,
+                               extra_env={"TZ": "UTC", "SLURM_TIME_FORMAT": "%s"})
+        assert done.returncode == 0, done.stderr
+        path = os.path.join(self.tb.base, "dump-v2-{}.txt".format(cluster))
+        with open(path, "w") as handle:
+            handle.write(done.stdout)
+        return oracle.load_rows(path)
 
     def agg_bytes(self, cluster):
         base = os.path.join(self.root, "clusters", cluster, "agg")
@@ -117,6 +136,37 @@ def test_backfill_and_poll_as_a_plain_user_match_sacct_on_both_clusters(bed):
     for cluster in CLUSTERS:                       # polling again changes nothing
         assert bed.run("poll", cluster).returncode == 0
         assert bed.agg_bytes(cluster) == before[cluster]
+
+
+def test_efficiency_figures_per_user_account_and_partition_match_sacct(bed):
+    """Collector v2 (issue 11) against the oracle over a plain sacct dump: real TotalCPU from the CPU-burning
+    jobs, real MaxRSS/TRESUsageInTot from the memory ones, explicit limits, accounts, partitions."""
+    for cluster in CLUSTERS:
+        assert bed.run("poll", cluster).returncode == 0
+        rows = bed.dump_v2(cluster)
+        for by, key in (("user", "username"), ("account", "account"), ("partition", "partition")):
+            want = {}
+            for (name, month), metrics in oracle.group_totals(rows, by, monthly=True).items():
+                want.setdefault(month, {})[name] = metrics
+            got = bed.monthly(cluster, by=key)
+            assert sorted(got) == sorted(want), (cluster, by)
+            for month in want:
+                assert sorted(got[month]) == sorted(want[month]), (cluster, by, month)
+                for name, metrics in want[month].items():
+                    for metric, value in metrics.items():
+                        where = (cluster, by, month, name, metric)
+                        if value is None:
+                            assert got[month][name][metric] is None, where
+                        else:
+                            assert got[month][name][metric] == pytest.approx(value, rel=1e-9, abs=1e-9), where
+        jobs = oracle.jobs(rows)
+        # the cpuburn job's busy loop (3-4 s of wall time; on a loaded machine it gets ~2 s of CPU), where
+        # every other job of the workload uses well under a CPU-second
+        burn = [j for j in jobs if j["cpu_used_h"] * 3600 >= 1.0]
+        assert burn, cluster
+        assert any(j["mem_sampled"] and j["used_mem_mb_h"] > 0 for j in jobs), cluster
+        assert any(j["timelimit_h"] == 10 / 60 for j in jobs), cluster   # the workload's --time=10
+        assert {"physics", "chem"} <= {j["account"] for j in jobs}, cluster
 
 
 def test_gpu_memory_and_failure_details_come_through(bed):

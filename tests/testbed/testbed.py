@@ -905,7 +905,15 @@ TmpFS={d}/spool
         sh = "#!/bin/bash\n"
         W = {c: {} for c in CLUSTERS}
 
+        def cpu_py(secs):
+            # a busy loop: TotalCPU really grows by ~secs CPU-seconds
+            return f"{py} -c 'import time; t = time.time() + {secs}\nwhile time.time() < t: pass'"
+
         def sub(c, label, user, args, body):
+            # an explicit limit (minutes) on every job that sets none, so TimelimitRaw is a real number;
+            # a het job keeps its components' own (the partitions')
+            if not any(a.startswith(("--time", "-t")) for a in args) and ":" not in args:
+                args = ["--time=10"] + args
             W[c][label] = self.sbatch(user, c, ["-J", label] + args, sh + body + "\n")
 
         # --- hammer: cgroup v1, typed GPUs (gpu:a100:4 on hammer-a), partitions cpu,gpu
@@ -928,6 +936,7 @@ TmpFS={d}/spool
         sub(c, "het", "sbfrank", ["-p", "small", "-n", "1", ":", "-p", "gpu", "--gres=gpu:1", "-n", "1"],
             "srun --het-group=0,1 sleep 2")
         sub(c, "bigmem", "sbcarol", ["--mem=1G", "-A", "chem"], mem_py(300, 6))
+        sub(c, "cpuburn", "sbalice", ["-n", "1", "--mem=100M", "-A", "physics", "--time=5"], f"srun {cpu_py(4)}")
         # --- negishi: no cgroups (linuxproc, OverMemoryKill), untyped GPUs gpu:2 per node
         c = "negishi"
         sub(c, "multicpu", "sbdave", ["-c", "4", "--mem=1G"], "srun sleep 3")
@@ -942,6 +951,8 @@ TmpFS={d}/spool
         sub(c, "overmem", "sbdave", ["--mem=100M"], f"srun {mem_py(400, 8)}")
         sub(c, "cancelled", "sberin", ["-c", "2"], "sleep 300")
         sub(c, "multinode", "sbalice", ["-N", "2", "--ntasks-per-node=2"], "srun sleep 2")
+        sub(c, "cpuburn", "sbcarol", ["-c", "1", "--mem=200M", "-A", "chem", "--time=5"],
+            f"{cpu_py(3)}\nsrun {mem_py(120, 3)}")
         # pending forever (held) and still running, on both clusters
         for c, pu, ru in (("hammer", "sbalice", "sbbob"), ("negishi", "sbcarol", "sbdave")):
             W[c]["pending"] = self.sbatch(pu, c, ["-J", "pending", "--hold"], sh + "sleep 5\n")

@@ -84,9 +84,9 @@ def cpu_time_ms(text, field="TotalCPU"):
     if not text:
         return 0
     match = _CPU_TIME.match(text)
-    if match is None:
+    days, first, second, third, fraction = match.groups() if match else (None,) * 5
+    if match is None or (days and third is None):     # a day count comes only before HH:MM:SS
         raise BadField(field, text, "not a CPU time ([D-]HH:MM:SS or MM:SS.mmm)")
-    days, first, second, third, fraction = match.groups()
     if third is None:       # MM:SS
         seconds = int(first) * 60 + int(second)
     else:

@@ -23,13 +23,22 @@
     return HEADINGS[col] || (D.skills[col] ? D.skills[col].label : col.replace(/_/g, " "));
   }
 
+  // Python's "{:.Nf}": the nearest of the value's exact decimal expansion, a tie to the even digit (toFixed
+  // rounds a tie up: 778.5 would read 779 here and 778 on the board and in the page's HTML).
+  function fixed(value, digits) {
+    var text = value.toFixed(digits), exact = value.toFixed(100);
+    var cut = exact.indexOf(".") + 1 + digits, kept = exact.slice(0, cut).replace(/\.$/, "");
+    if (/^50*$/.test(exact.slice(cut)) && Number(kept.charAt(kept.length - 1)) % 2 === 0) return kept;
+    return text;
+  }
+
   // skills.humanize: three significant digits and a suffix; memory (MB) in binary units; never 0 for nonzero.
   function humanize(value, memory) {
     if (!value) return "0";
     if (value < 0.005) return "<0.01";
     var step = memory ? 1024 : 1000, suffixes = memory ? "MGTPE" : " kMGTPE", index = 0;
     while (value >= 999.5 && index < suffixes.length - 1) { value /= step; index += 1; }
-    var text = value >= 99.5 ? value.toFixed(0) : value >= 9.95 ? value.toFixed(1) : value.toFixed(2);
+    var text = fixed(value, value >= 99.5 ? 0 : value >= 9.95 ? 1 : 2);
     if (text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
     return text + suffixes.charAt(index).trim();
   }

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import HERE, assert_same_totals, require_or_skip
 import oracle
-from conftest import V2_DUMP_FIELDS
+from conftest import V2_DUMP_FIELDS, load_json
 from sb.store import counters
 from test_collector import assert_close_to_oracle
 
@@ -57,15 +57,15 @@ class Bed:
         self.tb.wait_accounted(jobs, cluster)
         time.sleep(SETTLE + 1)
 
-    def dump(self, cluster, end="now"):
+    def dump(self, cluster, end="now", fields=DUMP_FIELDS):
         """A plain `sacct -P` dump (header line, '|') of every job that ended since backfill_start (up to
-        `end`, a sacct time)."""
+        `end`, a sacct time); V2_DUMP_FIELDS adds what collector v2 reads, for the efficiency figures."""
         done = self.tb.as_user(COLLECTOR, ["sacct", "-a", "-D", "-P", "--noconvert", "-M", cluster,
                                            "-S", self.start_month + "-01", "-E", end, "-s", END_STATES,
-                                           "-o", DUMP_FIELDS], cluster,
+                                           "-o", fields], cluster,
                                extra_env={"TZ": "UTC", "SLURM_TIME_FORMAT": "%s"})
         assert done.returncode == 0, done.stderr
-        path = os.path.join(self.tb.base, "dump-{}.txt".format(cluster))
+        path = os.path.join(self.tb.base, "dump-{}-{}.txt".format(cluster, len(fields)))
         with open(path, "w") as handle:
             handle.write(done.stdout)
         return oracle.load_rows(path)
@@ -76,26 +76,13 @@ class Bed:
         folder = os.path.join(self.root, "clusters", cluster, "agg", "rollups", "monthly")
         result = {}
         for name in sorted(os.listdir(folder)):
-            doc = json.load(open(os.path.join(folder, name)))
+            doc = load_json(os.path.join(folder, name))      # gzip'd since format 2
             sums = {}
             for row in doc["users"]:
                 counters.add_into(sums.setdefault(row[by], counters.zero()), row["counters"])
             if sums:
                 result[doc["month"]] = {key: counters.all_metrics(total) for key, total in sums.items()}
         return result
-
-    def dump_v2(self, cluster):
-        """A plain `sacct -P` dump with the fields collector v2 reads (TotalCPU, TimelimitRaw, Eligible,
-        Account, Partition, TRESUsageInTot), for the oracle's efficiency figures."""
-        done = self.tb.as_user(COLLECTOR, ["sacct", "-a", "-D", "-P", "--noconvert", "-M", cluster,
-                                           "-S", self.start_month + "-01", "-E", "now", "-s", END_STATES,
-                                           "-o", V2_DUMP_FIELDS], cluster,
-                               extra_env={"TZ": "UTC", "SLURM_TIME_FORMAT": "%s"})
-        assert done.returncode == 0, done.stderr
-        path = os.path.join(self.tb.base, "dump-v2-{}.txt".format(cluster))
-        with open(path, "w") as handle:
-            handle.write(done.stdout)
-        return oracle.load_rows(path)
 
     def agg_bytes(self, cluster):
         base = os.path.join(self.root, "clusters", cluster, "agg")
@@ -143,7 +130,7 @@ def test_efficiency_figures_per_user_account_and_partition_match_sacct(bed):
     jobs, real MaxRSS/TRESUsageInTot from the memory ones, explicit limits, accounts, partitions."""
     for cluster in CLUSTERS:
         assert bed.run("poll", cluster).returncode == 0
-        rows = bed.dump_v2(cluster)
+        rows = bed.dump(cluster, fields=V2_DUMP_FIELDS)
         for by, key in (("user", "username"), ("account", "account"), ("partition", "partition")):
             want = {}
             for (name, month), metrics in oracle.group_totals(rows, by, monthly=True).items():

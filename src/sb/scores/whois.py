@@ -1,8 +1,8 @@
 """One player's standing: for every cluster and ALL, every window and every metric of a `tui --json` row, the
 value, the rank N of M on that metric (value descending, ties by name) and the level."""
 from sb.scores.board import ALL, WINDOW_NAMES, eligible
-from sb.scores.skills import ACHIEVEMENTS, COLUMN_OF, SCALE_OF, efficiency_level, level
-from sb.store.counters import COLUMNS, DERIVED, INDEX, METRICS, SCALES, WIDTH, derived
+from sb.scores.skills import ACHIEVEMENTS, COLUMN_OF, RATIOS, SCALE_OF, efficiency_level, level
+from sb.store.counters import COLUMNS, COUNTERS, DERIVED, INDEX, METRICS, WIDTH, all_metrics, derived
 from sb.timeutil import iso_utc
 
 # every metric key of a `tui --json` row, in its order (rank, the name and `users` are not metrics)
@@ -36,60 +36,40 @@ def _standing(scores, theme, user, clusters, cluster, window, min_core_hours):
     table = scores.table(clusters, window)
     players = eligible(table, scores.min_jobs(clusters, window), scores.opted_out())
     columns = _Columns(table, players)
-    core_hours = columns.get("cpu_s")
+    values, core_s = columns.every_metric(theme), columns.get("cpu_s")
+    counters = table.counters(user)
+    mine = dict(all_metrics(counters), total_level=theme.total_level(counters), total_xp=theme.total_xp(counters))
+    at = {name: n for n, name in enumerate(players)}.get(user)
+    floor = min_core_hours * 3600
     out = []
     for metric in METRIC_KEYS:
-        values = columns.metric(metric, theme)
-        mine = _value_of(table, user, metric, theme)
-        ranked = [n for n, v in enumerate(values) if v is not None and
-                  (metric not in DERIVED or core_hours[n] >= min_core_hours * 3600)]
+        column = values[metric]
+        ranked = [n for n, v in enumerate(column) if v is not None and
+                  (metric not in DERIVED or core_s[n] >= floor)]
         rank = None
-        if user in columns.position and columns.position[user] in set(ranked):
-            at = columns.position[user]
-            rank = 1 + sum(1 for n in ranked if values[n] > values[at] or (values[n] == values[at] and n < at))
-        out.append({"cluster": cluster, "window": window, "metric": metric, "value": mine, "rank": rank,
-                    "of": len(ranked), "level": _level(metric, mine, theme, table, user)})
+        if at is not None and at in set(ranked):
+            rank = 1 + sum(1 for n in ranked if column[n] > column[at] or (column[n] == column[at] and n < at))
+        out.append({"cluster": cluster, "window": window, "metric": metric, "value": mine[metric], "rank": rank,
+                    "of": len(ranked), "level": _level(metric, mine[metric], theme, counters)})
     return out
 
 
-def _value_of(table, user, metric, theme):
-    counters = table.counters(user)
-    if metric == "total_level":
-        return theme.total_level(counters)
-    if metric == "total_xp":
-        return theme.total_xp(counters)
-    if metric in DERIVED:
-        return derived(counters)[metric]
-    value = counters[INDEX[_column_name(metric)]]
-    scale = _scale(metric)
-    return value if scale == 1 else value / scale
-
-
-def _level(metric, value, theme, table, user):
-    """A usage skill's OSRS level, an efficiency's (skills.efficiency_level), else None (a plain column)."""
+def _level(metric, value, theme, counters):
+    """A usage skill's OSRS level, an efficiency ratio's (skills.efficiency_level), else None (a plain column)."""
     if metric in ACHIEVEMENTS:
-        return theme.level(metric, table.counters(user))
-    if metric in ("cpu_efficiency", "mem_efficiency", "time_efficiency", "gpu_efficiency"):
+        return theme.level(metric, counters)
+    if metric in RATIOS:
         return None if value is None else efficiency_level(value)
     return None
 
 
-def _column_name(metric):
-    return COLUMNS[METRICS.index(metric)]
-
-
-def _scale(metric):
-    return SCALES[METRICS.index(metric)]
-
-
 class _Columns:
-    """The eligible players' counter columns as lists (A to Z), and every metric computed from them."""
+    """The eligible players' counter columns as lists (A to Z), and every metric computed from them, column by
+    column: at 10k players a metric per player through its whole counter row would take seconds."""
 
     def __init__(self, table, players):
         self.table, self.players = table, players
-        self.position = {user: n for n, user in enumerate(players)}
         self._lists = {}
-        self._derived = None    # per player, its derived figures (made once: every ratio needs them)
 
     def get(self, name):
         found = self._lists.get(name)
@@ -98,22 +78,17 @@ class _Columns:
             found = self._lists[name] = [column.get(user, 0) for user in self.players]
         return found
 
-    def metric(self, metric, theme):
-        if metric in ("total_level", "total_xp"):
-            xp = [self._xp(m, theme) for m in ACHIEVEMENTS]
-            if metric == "total_xp":
-                return [sum(points) for points in zip(*xp)] if xp else []
-            return [sum(level(p) for p in points) for points in zip(*xp)] if xp else []
-        if metric in DERIVED:
-            if self._derived is None:
-                self._derived = [derived(_vector(row)) for row in zip(*(self.get(name) for name in _DERIVED_FROM))]
-            return [figures[metric] for figures in self._derived]
-        scale = _scale(metric)
-        return [v if scale == 1 else v / scale for v in self.get(_column_name(metric))]
-
-    def _xp(self, metric, theme):
-        rate, scale = theme.xp_per_unit[metric], SCALE_OF[metric]
-        return [int(v * rate / scale + 1e-6) for v in self.get(COLUMNS[COLUMN_OF[metric]])]
+    def every_metric(self, theme):
+        """{metric: [value per player]} for every key of METRIC_KEYS."""
+        values = {metric: [v if scale == 1 else v / scale for v in self.get(name)]
+                  for name, metric, scale in COUNTERS}
+        xp = [[int(v * theme.xp_per_unit[m] / SCALE_OF[m] + 1e-6) for v in self.get(COLUMNS[COLUMN_OF[m]])]
+              for m in ACHIEVEMENTS]
+        values["total_xp"] = [sum(points) for points in zip(*xp)]
+        values["total_level"] = [sum(level(p) for p in points) for points in zip(*xp)]
+        figures = [derived(_vector(row)) for row in zip(*(self.get(name) for name in _DERIVED_FROM))]
+        values.update((metric, [f[metric] for f in figures]) for metric in DERIVED)
+        return values
 
 
 _AT = [INDEX[name] for name in _DERIVED_FROM]

@@ -72,17 +72,19 @@ def to_metrics(counters):
 
 
 def derived(counters):
-    """The efficiency figures of a counter row: fractions (0.42), hours, GB-hours; None when unknown."""
-    c = dict(zip(COLUMNS, counters))
-    core_ms = c["cpu_s"] * 1000
+    """The efficiency figures of a counter row: fractions (0.42), hours, GB-hours; None when unknown.
+    Ranking on one computes it for every player: the counters are read by position, not through a dict."""
+    (jobs, _, _, _, cpu_s, _, _, _, _, _, used_ms, limit_s, limited_s, wait_s, _, req_b_s, used_b_s, _,
+     gpu_sampled_s, gpu_busy) = counters
+    core_ms = cpu_s * 1000
     return {
-        "cpu_efficiency": _ratio(c["cpu_used_ms"], core_ms),
-        "mem_efficiency": _ratio(c["used_mem_b_s"], c["req_mem_b_s"]),
-        "time_efficiency": _ratio(c["limited_elapsed_s"], c["timelimit_s"]),
-        "gpu_efficiency": _ratio(c["gpu_busy_pct_s"], c["gpu_sampled_s"] * 100),
-        "cpu_wasted_hours": max(0, core_ms - c["cpu_used_ms"]) / (HOUR * 1000),
-        "mem_wasted_gb_hours": max(0, c["req_mem_b_s"] - c["used_mem_b_s"]) / (MB * HOUR * 1024),
-        "avg_wait_hours": _ratio(c["wait_s"], c["jobs"] * HOUR),
+        "cpu_efficiency": _ratio(used_ms, core_ms),
+        "mem_efficiency": _ratio(used_b_s, req_b_s),
+        "time_efficiency": _ratio(limited_s, limit_s),
+        "gpu_efficiency": _ratio(gpu_busy, gpu_sampled_s * 100),
+        "cpu_wasted_hours": max(0, core_ms - used_ms) / (HOUR * 1000),
+        "mem_wasted_gb_hours": max(0, req_b_s - used_b_s) / (MB * HOUR * 1024),
+        "avg_wait_hours": _ratio(wait_s, jobs * HOUR),
     }
 
 

@@ -148,12 +148,21 @@ def daily_json(month, daily):
     return pack(seal(("\n".join(lines) + "\n").encode()))
 
 
-def parse_daily(data, where):
+def _document(data, where, first_columns=None):
+    """A rollup file's JSON, its checksum and columns checked: (doc, whether it is of today's format). A file
+    of the first release must have `first_columns` when given (its monthly files had none)."""
     doc = json.loads(unseal(unpack(data, where), where).decode())
-    if doc.get("format") != FORMAT:
+    current = doc.get("format") == FORMAT
+    expected = COLUMNS if current else first_columns
+    if expected is not None and list(doc.get("columns", ())) != list(expected):
+        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), expected))
+    return doc, current
+
+
+def parse_daily(data, where):
+    doc, current = _document(data, where, V1_COLUMNS)
+    if not current:
         return _parse_daily_v1(doc, where)
-    if list(doc.get("columns", ())) != list(COLUMNS):
-        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     tables = [doc["users"], doc["accounts"], doc["partitions"]]
     daily = {}
     for day, rows in doc["days"].items():
@@ -165,8 +174,6 @@ def parse_daily(data, where):
 
 
 def _parse_daily_v1(doc, where):
-    if list(doc.get("columns", ())) != list(V1_COLUMNS):
-        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     daily = {}
     for day, users in doc["days"].items():
         daily[day] = {}
@@ -196,12 +203,10 @@ def monthly_json(month, totals, asof):
 
 def parse_monthly(data, where):
     """{key: counters} of a monthly rollup file."""
-    doc = json.loads(unseal(unpack(data, where), where).decode())
-    if doc.get("format") != FORMAT:
+    doc, current = _document(data, where)
+    if not current:
         return {(row["username"], UNKNOWN, UNKNOWN): from_v1(from_metrics(row, "{} user {}".format(
             where, row.get("username")))) for row in doc["users"]}
-    if list(doc.get("columns", ())) != list(COLUMNS):
-        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     return {(row["username"], row["account"], row["partition"]): check_row(row["counters"], "{} user {}".format(
         where, row.get("username"))) for row in doc["users"]}
 
@@ -210,12 +215,10 @@ def monthly_columns(data, where, names):
     """(users, {metric: [value per row]}) of the metrics `names` (sums: counts, hours, MB) of a monthly rollup,
     for charts: the checksum is checked but not each row's counters, and no row dict is kept (the report
     reads 36 months of every cluster)."""
-    doc = json.loads(unseal(unpack(data, where), where).decode())
+    doc, current = _document(data, where)
     rows = doc["users"]
-    if doc.get("format") != FORMAT:     # the first release's: the metrics are the row's own keys
+    if not current:     # the first release's: the metrics are the row's own keys
         return [row["username"] for row in rows], {name: [row.get(name, 0) for row in rows] for name in names}
-    if list(doc.get("columns", ())) != list(COLUMNS):
-        raise ValueError("{}: columns are {!r}, expected {!r}".format(where, doc.get("columns"), COLUMNS))
     columns = {}
     for name in names:
         at = METRICS.index(name)

@@ -2,9 +2,10 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
-from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS, amount_text, \
-    cell_text, efficiency_cell_level, level, value_of, xp_text, xp_to_next
+from sb.scores.skills import (ACHIEVEMENTS, COLUMN_OF, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS,
+                              amount_text, cell_text, efficiency_cell_level, level, value_of, xp_text, xp_to_next)
 
+CPU_S = COLUMN_OF["clock_hours"]    # the core-seconds held, for the efficiency page's floor
 # The sortable columns in screen order; Tab walks those of the page shown (p flips the page).
 SORT_KEYS = ("user", "level") + METRIC_NAMES + EFFICIENCY_NAMES
 PAGES = {"usage": METRIC_NAMES, "efficiency": EFFICIENCY_NAMES}
@@ -406,8 +407,9 @@ def _row(row, scene, columns, view, g, is_cursor):
     counters, theme = scene.counters(user), scene.theme
     cells = columns[0]
     first = rank == 1
-    unranked = rank is None or (scene.page == "efficiency" and counters[4] < scene.min_core_s)
-    base = "cursor" if is_cursor else "gold" if first else "dim" if unranked and scene.page == "efficiency" else "row"
+    # unranked on the sorted figure, or too few core-hours to rank on the efficiency page: greyed
+    unranked = rank is None or (scene.page == "efficiency" and counters[CPU_S] < scene.min_core_s)
+    base = "cursor" if is_cursor else "gold" if first else "dim" if unranked else "row"
     parts = [(" ", base)]
     for column in cells:
         if column.gap:

@@ -9,9 +9,7 @@ from sb.ui.tui import check_root
 # what the text page shows per cluster: the levelled skills, then efficiency and waste (JSON has every metric)
 SHOWN = ("total_level",) + ACHIEVEMENTS + ("cpu_efficiency", "mem_efficiency", "time_efficiency", "gpu_efficiency",
                                           "cpu_wasted_hours", "mem_wasted_gb_hours", "avg_wait_hours")
-NAMES = dict(LABELS, total_level="Total", cpu_efficiency="CPU eff", mem_efficiency="Mem eff",
-             time_efficiency="Time acc", gpu_efficiency="GPU eff", cpu_wasted_hours="CPU-h wasted",
-             mem_wasted_gb_hours="GB-h wasted", avg_wait_hours="Avg wait h")
+NAMES = dict(LABELS, total_level="Total")     # the board's column titles
 
 
 def run(args, settings, clock, env, out, err):

@@ -6,7 +6,7 @@ from sb.store.data import Damaged, read_json_or_none
 from sb.store.files import atomic_write, read_bytes
 from sb.store.layout import WINDOWS
 from sb.store.leaderboards import board_json
-from sb.store.rollups import flatten, window_totals
+from sb.store.rollups import FORMAT, flatten, window_totals
 from sb.store.seal import unseal
 from sb.timeutil import DAY
 
@@ -34,7 +34,7 @@ def write_boards(engine):
     s, paths, data = engine.s, engine.paths, engine.data
     now = engine.clock()
     today = int(now) // DAY
-    stamp = {"cluster": s.cluster, "day": today, "min_jobs": s.min_jobs, "board_top": s.board_top, "format": 2}
+    stamp = {"cluster": s.cluster, "day": today, "min_jobs": s.min_jobs, "board_top": s.board_top, "format": FORMAT}
     if read_json_or_none(paths.boards_stamp) == stamp and all(
             _intact(engine, paths.board(filename)) for _, filename, _ in WINDOWS):
         return

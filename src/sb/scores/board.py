@@ -171,8 +171,9 @@ class Scores:
 Board = collections.namedtuple("Board", "min_jobs names columns groups")
 Board.__doc__ = ("One leaderboard file's min_jobs and user table (names, one list per counter column), and its "
                  "group tables {by: Group}.")
-Group = collections.namedtuple("Group", "names columns members")
-Group.__doc__ = "An account or partition table: names, one list per counter column, each one's member users."
+Group = collections.namedtuple("Group", "names columns members users")
+Group.__doc__ = ("An account or partition table: names, one list per counter column, each one's members (indexes "
+                 "into users, the file's user names: made names only when a group view counts them).")
 BY = ("user", "account", "partition")
 
 
@@ -214,7 +215,7 @@ class Table:
             self._members = {}
             for board in self._boards:
                 for group, members in zip(board.names, board.members):
-                    self._members.setdefault(group, set()).update(members)
+                    self._members.setdefault(group, set()).update(board.users[i] for i in members)
         return len(self._members.get(name, ()))
 
 
@@ -279,12 +280,19 @@ def _parse_board(path):
             raise ValueError("{}: no {} table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path, by))
         group_names, group_columns = _columns(group, path)
         members = group.get("members")
-        if not isinstance(members, list) or len(members) != len(group_names) or not all(
-                isinstance(m, list) and all(type(i) is int and 0 <= i < len(names) for i in m) for m in members):
+        if not _member_lists(members, len(group_names), len(names)):
             raise ValueError("{}: damaged {} members; run `slurm-sb rebuild --cluster NAME`".format(path, by))
-        groups[by] = Group(group_names, group_columns, [[names[i] for i in m] for m in members])
+        groups[by] = Group(group_names, group_columns, members, names)
     min_jobs = doc.get("min_jobs")
     return Board(min_jobs if type(min_jobs) is int else 3, names, columns, groups)
+
+
+def _member_lists(members, groups, users):
+    """A list per group of user indexes in range: checked with builtins, at every board's first read."""
+    if not isinstance(members, list) or len(members) != groups or set(map(type, members)) - {list}:
+        return False
+    flat = list(chain.from_iterable(members))
+    return not set(map(type, flat)) - {int} and (not flat or 0 <= min(flat) <= max(flat) < users)
 
 
 def _columns(table, path):

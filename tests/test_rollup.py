@@ -137,3 +137,19 @@ def test_monthly_columns_are_the_rows_sums_in_hours_one_entry_per_row(tmp_path):
     users, columns = ClusterData(paths).monthly_columns("2024-03", {"clock_hours", "jobs", "cpu_efficiency"})
     assert users == ["alice", "alice", "bob"] and sorted(columns) == ["clock_hours", "jobs"]   # sums only
     assert columns["clock_hours"] == [(3600 * 64 + 1) / 3600] * 2 + [0.0] and columns["jobs"] == [3, 3, 1]
+
+
+def test_monthly_columns_by_regular_expression_equal_the_json_reading():
+    # the report's fast path: rows as monthly_json writes them; any other text falls back to json
+    from sb.store.rollups import monthly_columns
+    import json as json_module
+    totals = {("al.ice", 'we"ird\\acct', "cpu"): [3, 1, 0, 7200, 230401] + list(range(15)),
+              ("bob", "phys", "gpu"): [1] + [7] * 19}
+    data = monthly_json("2024-03", totals, 0)
+    names = ["gpu_clock_hours", "jobs", "clock_hours"]
+    fast = monthly_columns(data, "m", names)
+    assert fast == (["al.ice", "bob"], {"jobs": [3, 1], "clock_hours": [230401 / 3600, 7 / 3600],
+                                        "gpu_clock_hours": [1 / 3600, 7 / 3600]})
+    doc = json_module.loads(gzip.decompress(data).decode().rsplit(',"crc32"', 1)[0] + "}")
+    slow = monthly_columns(gzip.compress(json_module.dumps(doc, indent=2).encode()), "m", names)  # no regex match
+    assert slow == fast and type(slow[1]["jobs"][0]) is int

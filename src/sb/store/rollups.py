@@ -8,7 +8,9 @@ totals {key: counters}, and a user's split {(account, partition): counters}.
 Files of the first release (format 1: per user only, memory in KiB) are still read: their rows count under
 account and partition "(unknown)" until the collector re-reads their month (collect.heal, the upgrade).
 """
+import functools
 import json
+import re
 import zlib
 
 from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, SCALES, V1_COLUMNS, add_into,
@@ -214,7 +216,19 @@ def parse_monthly(data, where):
 def monthly_columns(data, where, names):
     """(users, {metric: [value per row]}) of the metrics `names` (sums: counts, hours, MB) of a monthly rollup,
     for charts: the checksum is checked but not each row's counters, and no row dict is kept (the report
-    reads 36 months of every cluster)."""
+    reads 36 months of every cluster). Rows as monthly_json writes them are matched by one regular
+    expression, five times faster than json; any other file is read with json."""
+    text = unseal(unpack(data, where), where)
+    if text.startswith(b'{"format":%d,' % FORMAT):
+        ordered = tuple(sorted(names, key=METRICS.index))      # the groups come in the counters' order
+        found = _monthly_row(ordered).findall(text)
+        if len(found) == text.count(b'\n{"username":'):
+            columns = {}
+            for n, name in enumerate(ordered, 1):
+                scale = SCALES[METRICS.index(name)]
+                values = [int(row[n]) for row in found]
+                columns[name] = values if scale == 1 else [value / scale for value in values]
+            return [row[0].decode() for row in found], columns
     doc, current = _document(data, where)
     rows = doc["users"]
     if not current:     # the first release's: the metrics are the row's own keys
@@ -223,8 +237,19 @@ def monthly_columns(data, where, names):
     for name in names:
         at = METRICS.index(name)
         scale = SCALES[at]
-        columns[name] = [row["counters"][at] / scale if scale != 1 else row["counters"][at] for row in rows]
+        values = [row["counters"][at] for row in rows]
+        columns[name] = values if scale == 1 else [value / scale for value in values]
     return [row["username"] for row in rows], columns
+
+
+@functools.lru_cache(maxsize=8)
+def _monthly_row(names):
+    """A regular expression for one row of monthly_json as it writes it, capturing the username and the
+    counters of the metrics `names`: '{"username":"u","account":..,"partition":..,"counters":[1,2,...]}'."""
+    wanted = {METRICS.index(name) for name in names}
+    counters = b",".join(b"(\\d+)" if at in wanted else b"\\d+" for at in range(len(COLUMNS)))
+    return re.compile(rb'^\{"username":"([^"\\]*)","account":"(?:[^"\\]|\\.)*","partition":"(?:[^"\\]|\\.)*",'
+                      rb'"counters":\[' + counters + rb"\]\},?$", re.M)
 
 
 def user_json(user, cluster, split, asof):

@@ -9,7 +9,9 @@ from sb.timeutil import iso_utc
 BYS = ("user", "account", "partition")
 NAME_KEYS = ("user", "account", "partition")
 DEFAULT_SORT = "clock_hours"    # the board's default skill: core-hours
-ROWS_SHOWN = 300                # per board; the index.html budget (4 MB at 5 clusters x 10k players) needs a cap
+# rows per board: the index.html budget (4 MB at 5 clusters x 10k players) needs a cap; a site has hundreds
+# of accounts, and every row carries two dozen exact figures
+ROWS_SHOWN = {"user": 300, "account": 100, "partition": 100}
 MONTHS = 36
 TOP_PLAYERS, TOP_MONTHS = 10, 12
 # (name, title, numerator, denominator) of a cluster's monthly efficiency, from the months' sums: memory
@@ -45,7 +47,7 @@ def board_data(scores, theme, cluster, window, by, now):
     """One board's document (the same rows `tui --json` prints) as columns + rows of values, the name
     column, each achievement's level per row, and how many players it ranks in all."""
     ranked, table, min_jobs = standing_rows(scores, theme, cluster, window, DEFAULT_SORT, by=by)    # as standings()
-    doc = board_document(ranked[:ROWS_SHOWN], table, cluster, window, DEFAULT_SORT, min_jobs, now, theme, by)
+    doc = board_document(ranked[:ROWS_SHOWN[by]], table, cluster, window, DEFAULT_SORT, min_jobs, now, theme, by)
     rows = doc["rows"]
     columns = in_board_order(list(rows[0]) if rows else [])
     levelled = [c for c in columns if c in ACHIEVEMENTS]

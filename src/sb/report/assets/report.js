@@ -108,9 +108,10 @@
     sortState = {col: null, desc: true};
     var board = D.boards[key], search = document.getElementById("search");
     search.hidden = false;
+    var noun = {user: "players", account: "clans", partition: "partitions"}[board.name] || "rows";
     document.getElementById("info").textContent = board.rows.length < board.players ?
-      "top " + board.rows.length + " of " + board.players + " players (slurm-sb tui lists everyone)" :
-      board.players + " players with at least " + board.min_jobs + " jobs";
+      "top " + board.rows.length + " of " + board.players + " " + noun + " (slurm-sb tui lists everyone)" :
+      board.players + " " + noun + " with at least " + board.min_jobs + " job" + (board.min_jobs === 1 ? "" : "s");
     filter(search.value);
   }
 

@@ -25,10 +25,11 @@ PERCENT = 1.0                           # its value for 100 %: the rows' ratios 
 def page_data(scores, theme, poll_interval, now, workers=1):
     """Everything the page shows, as plain JSON-ready values; workers: processes that read the months."""
     boards = {}
-    for cluster in (ALL,) + tuple(scores.clusters):
-        for window in WINDOW_NAMES:
+    for window in WINDOW_NAMES:     # a window at a time: its tables are freed before the next is read
+        for cluster in (ALL,) + tuple(scores.clusters):
             for by in BYS:
                 boards[board_key(cluster, window, by)] = board_data(scores, theme, cluster, window, by, now)
+        scores.release(window)
     keys = {"clock_hours", "gpu_clock_hours"} | {k for e in EFFICIENCY for k in e[2:]}
     past = history(scores.root, scores.clusters, now, keys, shown_players(boards), MONTHS, scores.opted_out(),
                    workers)

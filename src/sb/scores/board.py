@@ -138,6 +138,14 @@ class Scores:
             made = self._merged[tuple(clusters), window, by] = (stamps, Table(tables))
         return made[1]
 
+    def release(self, window):
+        """Forget the window's parsed files and sums (read again if asked): a one-shot reader that has done
+        with a window (the report) keeps one window's tables in memory at a time, not three."""
+        for cluster in self.clusters:
+            self._files.pop(self._board_path(cluster, window), None)
+        for key in [key for key in self._merged if key[1] == window]:
+            del self._merged[key]
+
     def preload(self):
         """Read one file not read yet (another window's, mostly); False when there is none. The board calls
         this while idle, so that `w` later finds the files parsed."""

@@ -12,6 +12,7 @@ import functools
 import json
 import re
 import zlib
+from operator import itemgetter
 
 from sb.store.counters import (COLUMNS, COUNT_METRICS, DERIVED, METRICS, SCALES, V1_COLUMNS, add_into,
                                all_metrics, check_row, from_metrics, from_v1, zero)
@@ -226,7 +227,7 @@ def monthly_columns(data, where, names):
             columns = {}
             for n, name in enumerate(ordered, 1):
                 scale = SCALES[METRICS.index(name)]
-                values = [int(row[n]) for row in found]
+                values = list(map(int, map(itemgetter(n), found)))
                 columns[name] = values if scale == 1 else [value / scale for value in values]
             return [row[0].decode() for row in found], columns
     doc, current = _document(data, where)
@@ -248,8 +249,9 @@ def _monthly_row(names):
     counters of the metrics `names`: '{"username":"u","account":..,"partition":..,"counters":[1,2,...]}'."""
     wanted = {METRICS.index(name) for name in names}
     counters = b",".join(b"(\\d+)" if at in wanted else b"\\d+" for at in range(len(COLUMNS)))
-    return re.compile(rb'^\{"username":"([^"\\]*)","account":"(?:[^"\\]|\\.)*","partition":"(?:[^"\\]|\\.)*",'
-                      rb'"counters":\[' + counters + rb"\]\},?$", re.M)
+    name = rb'"[^"\\]*(?:\\.[^"\\]*)*"'       # a JSON string (escapes are rare: the unrolled form is fastest)
+    return re.compile(rb'^\{"username":"([^"\\]*)","account":' + name + rb',"partition":' + name +
+                      rb',"counters":\[' + counters + rb"\]\},?$", re.M)
 
 
 def user_json(user, cluster, split, asof):

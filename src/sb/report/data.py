@@ -30,8 +30,10 @@ def page_data(scores, theme, poll_interval, now, workers=1):
             for by in BYS:
                 boards[board_key(cluster, window, by)] = board_data(scores, theme, cluster, window, by, now)
         scores.release(window)
-    keys = {"clock_hours", "gpu_clock_hours"} | {k for e in EFFICIENCY for k in e[2:]}
-    past = history(scores.root, scores.clusters, now, keys, shown_players(boards), MONTHS, scores.opted_out(),
+    keys = [board_key(c, w, by) for c in (ALL,) + tuple(scores.clusters) for w in WINDOW_NAMES for by in BYS]
+    boards = {key: boards[key] for key in keys}     # the page lists them cluster by cluster
+    sums = {"clock_hours", "gpu_clock_hours"} | {k for e in EFFICIENCY for k in e[2:]}
+    past = history(scores.root, scores.clusters, now, sums, shown_players(boards), MONTHS, scores.opted_out(),
                    workers)
     return {"generated": iso_utc(now), "clusters": cluster_ages(scores, poll_interval, now),
             "windows": list(WINDOW_NAMES), "bys": list(BYS), "default": board_key(ALL, "alltime", "user"),

@@ -2,6 +2,7 @@
 from hypothesis import given, settings, strategies as st
 
 from sb.collect.jobs import FIELDS, Job, LineReport, fold_jobs
+from sb.compat import isascii
 from sb.collect.parse import (BadField, NOT_STARTED, cpu_time_ms, gpu_count, gpu_util, req_mem_bytes, rss_bytes,
                               state_word, time_limit_s, tres_memory_bytes, whole)
 from sb.names import normalize_user
@@ -198,7 +199,7 @@ def reference_fold(lines, failure_states):
             except BadField:
                 limit = 0
             eligible = row["Eligible"]
-            since = int(eligible) if eligible.isdigit() and eligible.isascii() and int(eligible) else submit
+            since = int(eligible) if eligible.isdigit() and isascii(eligible) and int(eligible) else submit
             try:
                 cpu_ms = cpu_time_ms(row["TotalCPU"]) if row["TotalCPU"] else None
             except BadField:

@@ -12,7 +12,7 @@ from sb.scores.skills import COLUMN_OF
 from sb.store.counters import COLUMNS, DERIVED, INDEX, METRICS, WIDTH, all_metrics, derived
 from sb.store.layout import WINDOWS, ClusterPaths
 from sb.store.manifest import UPGRADE, efficiency_gap
-from sb.store.seal import unseal
+from sb.store.seal import MARK, unseal
 from sb.timeutil import iso_utc
 
 WINDOW_NAMES = tuple(name for name, _, _ in WINDOWS)
@@ -262,9 +262,16 @@ def _first_denied(path):
 
 
 def _parse_json(path):
+    return _load(path)[0]
+
+
+def _load(path):
+    """(the file's JSON, whether its checksum vouched for it): a sealed file is byte for byte what the
+    collector wrote; one without a checksum (written before them, or by hand) gets every value checked."""
     try:
         with open(path, "rb") as handle:
-            return json.loads(unseal(handle.read(), path).decode("utf-8"))
+            data = handle.read()
+        return json.loads(unseal(data, path).decode("utf-8")), data.rfind(MARK) >= 0
     except PermissionError:
         raise
     except OSError as err:
@@ -274,40 +281,43 @@ def _parse_json(path):
 
 
 def _parse_board(path):
-    """A leaderboard file's min_jobs and tables; anything else is a one-line error naming it."""
-    doc = _parse_json(path)
+    """A leaderboard file's min_jobs and tables; anything else is a one-line error naming it. The values of
+    a file whose checksum holds are not checked one by one: the board reads every file at its first frame."""
+    doc, sealed = _load(path)
     table = doc.get("table") if isinstance(doc, dict) else None
     if not isinstance(table, dict) or table.get("columns") != ["user"] + list(COLUMNS):
         raise ValueError("{}: no counter table of this version; run `slurm-sb rebuild --cluster NAME` with this "
                          "version to rewrite it".format(path))
-    names, columns = _columns(table, path)
+    names, columns = _columns(table, path, not sealed)
     groups = {}
     for by in BY[1:]:
         group = doc.get(by + "s")
         if not isinstance(group, dict) or group.get("columns") != [by] + list(COLUMNS):
             raise ValueError("{}: no {} table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path, by))
-        group_names, group_columns = _columns(group, path)
+        group_names, group_columns = _columns(group, path, not sealed)
         members = group.get("members")
-        if not _member_lists(members, len(group_names), len(names)):
+        if not _member_lists(members, len(group_names), len(names), not sealed):
             raise ValueError("{}: damaged {} members; run `slurm-sb rebuild --cluster NAME`".format(path, by))
         groups[by] = Group(group_names, group_columns, members, names)
     min_jobs = doc.get("min_jobs")
     return Board(min_jobs if type(min_jobs) is int else 3, names, columns, groups)
 
 
-def _member_lists(members, groups, users):
-    """A list per group of user indexes in range: checked with builtins, at every board's first read."""
+def _member_lists(members, groups, users, every_value=True):
+    """A list per group of user indexes in range (each index checked only with `every_value`)."""
     if not isinstance(members, list) or len(members) != groups or set(map(type, members)) - {list}:
         return False
+    if not every_value:
+        return True
     flat = list(chain.from_iterable(members))
     return not set(map(type, flat)) - {int} and (not flat or 0 <= min(flat) <= max(flat) < users)
 
 
-def _columns(table, path):
+def _columns(table, path, every_value=True):
     data = table.get("data")
     if not isinstance(data, list) or len(data) != WIDTH + 1 or any(not isinstance(c, list) for c in data) or \
             len({len(c) for c in data}) > 1 or set(map(type, data[0])) - {str} or \
-            not all(_whole_numbers(column) for column in data[1:]):
+            (every_value and not all(_whole_numbers(column) for column in data[1:])):
         raise ValueError("{}: damaged counter table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(path))
     return data[0], data[1:]
 

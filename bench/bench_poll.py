@@ -36,6 +36,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep-dir", help="work directory to keep (input and the backfilled root are reused)")
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--idle-only", action="store_true", help="time the idle tick alone (no busy tick)")
     args = parser.parse_args(argv)
     return bc.in_work_dir(args, "sb-poll-", bench)
 
@@ -77,7 +78,8 @@ def bench(args, work):
     idle, busy = [], []
     for _ in range(args.runs):
         idle.append(tick(t0))
-        busy.append(tick(end))
+        if not args.idle_only:
+            busy.append(tick(end))
     users = len(os.listdir(os.path.join(base, "clusters", CLUSTER, "agg", "users")))
     months = len(os.listdir(os.path.join(base, "clusters", CLUSTER, "agg", "rollups", "daily")))
     print("SLURM Scoreboard poll tick benchmark, {}; {}".format(time.strftime("%Y-%m-%d %H:%M UTC"),
@@ -85,6 +87,8 @@ def bench(args, work):
     print("root: {:,} user files, {} months of daily rollups; {} runs (median, min, max)".format(
         users, months, args.runs))
     for label, runs in (("idle tick (nothing new)", idle), ("busy tick", busy)):
+        if not runs:
+            continue
         cpu = [r["cpu"] for r in runs]
         wall = [r["wall"] for r in runs]
         rss = [r["rss_kib"] / 1024.0 for r in runs]

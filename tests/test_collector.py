@@ -645,3 +645,26 @@ def test_the_lock_waits_default_to_300_s_except_for_poll():
         assert (cli.LOCK_WAIT_DEFAULT[args.command] if args.wait is None else args.wait) == wait
     with pytest.raises(SystemExit):
         parser.parse_args(["rebuild", "--wait", "nan"])
+
+
+def test_a_backfill_writes_each_user_file_once_and_a_kill_before_that_is_rebuilt(sandbox, monkeypatch):
+    db = str(sandbox.tmp / "three-months.db")
+    generated_db(db, seed=5, jobs=900)                       # 2024-01 .. 2024-03: three windows
+    sandbox.use_db(db)
+    renamed, real_replace = [], os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append(b), real_replace(a, b))[1])
+    opts = ("rate_limit_per_min=0", "backfill_start=2024-01")
+    assert sandbox.run("backfill", now="2024-04-05T00:00:00", options=opts)[0] == 0
+    users = [p for p in renamed if os.path.dirname(p).endswith(os.path.join("agg", "users"))]
+    assert len(users) == len(set(users)) >= 50                # once each, not once a month
+    reference = sandbox.files()
+    sandbox.root = str(sandbox.tmp / "stopped")             # a run that never reached its user files…
+    import sb.collect.commit as commit_mod
+    monkeypatch.setattr(commit_mod, "write_held_users", lambda engine: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        sandbox.run("backfill", now="2024-04-05T00:00:00", options=opts)
+    assert sandbox.files("agg/users") == {}
+    monkeypatch.undo()
+    code, out, err = sandbox.run("poll", now="2024-04-05T00:00:00", options=opts)   # …is rebuilt by the next
+    assert code == 0 and "before it wrote its user totals" in err
+    assert sandbox.files() == reference

@@ -1,4 +1,8 @@
 """Settings: precedence, and errors that name the source, the key and what is allowed."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from sb import config
@@ -82,3 +86,14 @@ def test_a_binary_config_names_the_file(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
     with pytest.raises(config.ConfigError, match=r"config.yaml: not a text file"):
         config.load(str(path), env={})
+
+
+def test_a_plain_integer_option_reads_as_yaml_would_without_importing_it():
+    import yaml
+    for raw in ("0", "600", "-3", "010", "0x10", "1_000", "+5", "1e3", "12\n", "true", "[1, 2]"):
+        assert config.scalar("rate_limit_per_min", raw) == yaml.safe_load(raw), raw
+    code = ("import sys; from sb import config; config.scalar('rate_limit_per_min', '600'); "
+            "print(any('yaml' in m for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.stdout.strip() == "False"

@@ -106,6 +106,24 @@ def test_a_bad_line_re_read_by_the_late_window_is_reported_once(sandbox):
     assert log.count("x/y") == 1 and log.count("1 malformed") == 3    # counted every window, shown once
 
 
+def test_a_tick_that_rereads_only_counted_and_unstarted_jobs_writes_no_log_and_no_unchanged_state(sandbox):
+    bad = job_line("902", "x/y", "COMPLETED", T0 - 1200, T0 - 900, 300)
+    unstarted = job_line("901", "bob", "CANCELLED by 1", "Unknown", T0 - 900, 0)
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300), bad,
+                                unstarted]) + "\n")
+    state = os.path.join(sandbox.cluster_dir(), "state")
+    assert poll_at(sandbox, T0)[0] == 0
+    files = {name: os.stat(os.path.join(state, name)) for name in ("manifest.json", "reported_lines.json")}
+    assert poll_at(sandbox, T0 + 600)[0] == 0                  # the same three lines: one is still malformed
+    for name, before in files.items():                        # neither rewritten (a rename makes a new inode)
+        assert os.stat(os.path.join(state, name)).st_ino == before.st_ino, name
+    sandbox.write_db("\n".join([HEADER, job_line("900", "alice", "COMPLETED", T0 - 1200, T0 - 900, 300),
+                                unstarted]) + "\n")
+    assert poll_at(sandbox, T0 + 1200)[0] == 0                 # counted and never started only: not logged
+    log = open(os.path.join(state, "problems.log")).read()
+    assert log.count(" window ") == 2 and log.count("1 not_started") == 2, log
+
+
 def test_ten_to_the_twenty_in_a_real_poll_does_not_stall_the_cluster(sandbox):
     huge = job_line("903", "bob", "COMPLETED", T0 - 1200, 10 ** 20, 300)
     no_val = job_line("904", "bob", "COMPLETED", T0 - 1200, T0 - 900, 4294967294, cpus=4294967294)
@@ -168,3 +186,28 @@ def test_replay_of_a_dump_with_iso_times_refuses_at_its_first_line_saying_how_to
     assert code == 1 and err.count("\n") == 1
     assert "Submit is '2025-01-01T00:00:52', not epoch seconds" in err and "SLURM_TIME_FORMAT=%s" in err
     assert not os.path.exists(os.path.join(sandbox.cluster_dir(), "agg", "rollups"))  or sandbox.monthly() == {}
+
+
+def test_replay_reads_a_dump_in_field_order_as_it_is_and_any_other_order_alike(sandbox, tmp_path):
+    """The header is mapped to FIELDS once: a dump in FIELDS order goes to fold as it is, another order is
+    rebuilt; both count the same, comment lines are skipped, a last line without its newline still counts."""
+    from sb.collect.jobs import FIELDS as ORDER
+    rows = []
+    for n, user in enumerate(("alice", "bob", "carol", "x/y")):
+        rows.append({f: "" for f in ORDER})
+        rows[-1].update(JobIDRaw=str(10 + n), User=user, State="COMPLETED", ElapsedRaw="600", AllocCPUS="2",
+                        NNodes="1", ReqMem="2G", AllocTRES="cpu=2", Submit=str(T0 - 4000 + n),
+                        Start=str(T0 - 3000), End=str(T0 - 2400 + n))
+        rows.append(dict(rows[-1], JobIDRaw="{}.batch".format(10 + n), MaxRSS="{}K".format(1024 * (n + 1)),
+                         AveRSS="512K", User=""))
+    results = []
+    for order in (ORDER, ORDER[::-1]):
+        dump = tmp_path / "dump-{}.txt".format(len(results))
+        text = ["|".join(order)] + ["|".join(row[f] for f in order) for row in rows]
+        dump.write_text("\n".join(text[:3] + ["# a comment"] + text[3:]))     # no newline at the end
+        sandbox.root = str(tmp_path / "root-{}".format(len(results)))
+        code, out, err = sandbox.run("replay", str(dump), now=iso(T0))
+        assert code == 0 and "3 new job(s)" in out and "1 malformed" in err, (out, err)
+        results.append(sandbox.files())
+    assert results[0] == results[1]
+    assert results[0]["users/carol.json"]   # the last job, on the line without a newline, counted

@@ -112,3 +112,80 @@ def test_rollup_and_user_files_carry_a_checksum_checked_on_read():
         parse_daily(changed, "d")
     with pytest.raises(ValueError, match="checksum"):
         parse_user(gzip.compress(gzip.decompress(user).replace(b'"jobs":2', b'"jobs":3')), "hammer", "u")
+
+
+# ---- the durability order of a commit ----------------------------------------------------------------
+
+def record_file_operations(monkeypatch):
+    """[(operation, path...)] of every fsync (by the path its fd names), rename and unlink, in order."""
+    events = []
+    real_fsync, real_replace, real_unlink = os.fsync, os.replace, os.unlink
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink("/proc/self/fd/{}".format(fd))))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", src, dst))
+        real_replace(src, dst)
+
+    def unlink(path):
+        events.append(("unlink", path))
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "unlink", unlink)
+    return events
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names an fd's file through /proc")
+def test_a_commit_fsyncs_each_temp_once_after_all_are_written_then_the_journal_then_renames(paths, monkeypatch):
+    events = record_file_operations(monkeypatch)
+    tx = Transaction(paths)
+    tx.write(paths.user("alice"), b"A")
+    tx.write_with(paths.seen("2024-01"), lambda out: out.write(b"S"))
+    tx.write(paths.cursor, b"C")
+    tx.delete(paths.user("gone"))
+    assert events == []                       # writing syncs nothing: the commit does, once per file
+    tx.commit()
+    temps = [temp for temp, _ in tx.renames]
+    journal_at = events.index(next(e for e in events if e[0] == "replace" and e[2] == paths.journal))
+    before, after = events[:journal_at], events[journal_at + 1:]
+    synced = [e[1] for e in before if e[0] == "fsync"]
+    journal_temp = events[journal_at][1]
+    assert sorted(synced[:4]) == sorted(temps + [journal_temp])   # every temp once, the journal's too…
+    assert sorted(synced[4:]) == sorted({paths.users_dir, paths.seen_dir, paths.state})   # …then their folders
+    assert all(e[0] == "fsync" for e in before)                   # nothing renamed before the journal is in place
+    assert after[0] == ("fsync", paths.state)                     # the journal's name is on disk
+    renamed = [e[1:] for e in after if e[0] == "replace"]
+    assert renamed == tx.renames
+    last_rename = max(i for i, e in enumerate(after) if e[0] == "replace")
+    folders = [e[1] for e in after[last_rename + 1:] if e[0] == "fsync"]
+    assert set(folders) >= {paths.users_dir, paths.seen_dir, paths.state}   # renames on disk before the journal goes
+    assert after.index(("unlink", paths.journal)) > last_rename
+    assert read_bytes(paths.user("alice")) == b"A" and read_bytes(paths.seen("2024-01")) == b"S"
+
+
+def test_a_transaction_of_more_files_than_it_keeps_open_syncs_every_one(paths, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    monkeypatch.setattr(Transaction, "MAX_OPEN", 3)
+    tx = Transaction(paths)
+    for n in range(10):
+        tx.write(paths.user("u{}".format(n)), b"x")
+    assert len(synced) == 7                   # the oldest synced and closed as the limit is passed
+    tx.commit()
+    assert sorted(os.listdir(paths.users_dir)) == sorted("u{}.json".format(n) for n in range(10))
+    assert len(synced) == 10 + 1 + 1 + 1 + 1 + 1   # temps and journal; the folder; state after the journal; the folder and state after the renames
+
+
+def test_a_transaction_dropped_before_its_commit_closes_its_files(paths):
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    tx = Transaction(paths)
+    tx.write(paths.user("alice"), b"A")
+    del tx
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
+    assert recover(paths) == (False, 1)

@@ -58,6 +58,10 @@ class OptOut:
         """True only if this run already found the user's home opt-out file."""
         return self._cache.get(user) is True
 
+    def found(self):
+        """The users whose home opt-out file this run has found."""
+        return {user for user, answer in self._cache.items() if answer}
+
     def __call__(self, user):
         if user in self.listed:
             return True

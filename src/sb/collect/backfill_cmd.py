@@ -1,5 +1,5 @@
 """`backfill`: the cold start to its end, then the catch-up; or chosen months re-read (one user's, optionally)."""
-from sb.collect import boards, heal, windows
+from sb.collect import boards, commit, heal, windows
 from sb.collect.purge import purge_opted_out
 from sb.collect.visibility import check_visibility
 from sb.timeutil import month_of_epoch, next_month, normalize_month
@@ -9,6 +9,7 @@ def backfill(engine, since=None, until=None, user=None, upgrade=False):
     """The cold start to its end (or the chosen months re-read), then the catch-up; months owed a re-read
     (damaged, or counted by the first release) come first. `upgrade`: only those."""
     engine.prepare_fields()
+    engine.held_users = {}   # each user file is written once, after the last window, not once a month
     check_visibility(engine)
     while engine.retrying(lambda: heal.repull_next(engine)):
         pass
@@ -18,6 +19,7 @@ def backfill(engine, since=None, until=None, user=None, upgrade=False):
         else:
             _cold_start(engine)
         engine.retrying(lambda: windows.catch_up(engine))
+    commit.write_held_users(engine)   # before the purge, which removes opted-out users' files
     purge_opted_out(engine)
     boards.write_boards(engine)
     engine.summary()

@@ -9,6 +9,7 @@ from sb.timeutil import DAY, iso_utc, month_of_epoch
 
 PROBLEM_LOG_LIMIT = 1 << 20
 REPORTED_KEEP_SEC = 3 * 86400   # an unreadable line re-read within this is not reported again
+ORDINARY = {"not_started", "not_ended", "opted_out"}   # lines that are not jobs to count, and no problem either
 
 
 def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece=False):
@@ -19,6 +20,7 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
     (no problem log, no cursor, no report line, and no user files: those are derived, so a window's pieces
     add up their deltas and its last commit writes each user once; the manifest marks the user files as
     behind meanwhile, so a run killed between pieces has them rebuilt from the rollups by the next).
+    With engine.held_users set (backfill), windows hold their user deltas too, until write_held_users.
     """
     paths, now = engine.paths, engine.clock()
     batch, tx = intake.batch, Transaction(paths)
@@ -38,20 +40,20 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         merge_days(daily, batch.months.get(month, {}))
         tx.write(paths.daily(month), daily_json(month, daily))
         tx.write(paths.monthly(month), monthly_json(month, month_totals(daily), now))
+    if everyone and engine.held_users is not None:
+        engine.held_users = {}   # replace_month restaged every user file from the rollups, held ones included
     if piece:
-        _hold_user_deltas(engine, intake, deltas)
+        _hold_user_deltas(engine, intake.user_deltas, deltas)
         deltas = {}
     else:
         for user, delta in intake.user_deltas.items():
             merge_split(deltas.setdefault(user, {}), delta)
-        if engine.manifest is not None:
+        if engine.held_users is not None and not everyone:   # a run that writes them once, at its end
+            _hold_user_deltas(engine, engine.held_users, deltas)
+            deltas = {}
+        elif engine.manifest is not None:
             engine.manifest.pop("users_behind", None)
-    for user, delta in sorted(deltas.items()):
-        split = merge_split(engine.data.user(user), delta, prune=True)
-        if split:
-            tx.write(paths.user(user), user_json(user, engine.s.cluster, split, now))
-        else:
-            tx.delete(paths.user(user))
+    _stage_user_files(engine, tx, deltas, now)
     for month, seen in sorted(intake.seen.items()):   # one file per Submit month the batch touched
         if seen.added:
             tx.write_with(paths.seen(month), seen.write)
@@ -64,7 +66,7 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
         tx.commit()
         engine.totals["new"] += batch.jobs
         return
-    fresh = _stage_problems(engine, tx, intake.report, label)
+    fresh = _stage_problems(engine, tx, intake, label)
     if with_cursor:
         engine.cursor["last_success"] = int(now)
         tx.write(paths.cursor, cursor_file.to_json(engine.cursor))
@@ -73,20 +75,48 @@ def commit(engine, intake, label, seconds, replace=None, with_cursor=True, piece
     _report(engine, intake, label, batch.jobs, seconds, {reason: len(marks) for reason, marks in fresh.items()})
 
 
-def _hold_user_deltas(engine, intake, deltas):
+def _hold_user_deltas(engine, held, deltas):
     for user, delta in deltas.items():
-        merge_split(intake.user_deltas.setdefault(user, {}), delta)
+        merge_split(held.setdefault(user, {}), delta)
     if engine.manifest is not None:
         engine.manifest["users_behind"] = True
 
 
-def _stage_problems(engine, tx, report, label):
+def _stage_user_files(engine, tx, deltas, now):
+    for user, delta in sorted(deltas.items()):
+        split = merge_split(engine.data.user(user), delta, prune=True)
+        if split:
+            tx.write(engine.paths.user(user), user_json(user, engine.s.cluster, split, now))
+        else:
+            tx.delete(engine.paths.user(user))
+
+
+def write_held_users(engine):
+    """End of a run that held its user totals (engine.held_users, set by backfill): write each user once,
+    and clear the manifest's users_behind in the same transaction. A run killed before this leaves
+    users_behind set, and the next run rebuilds the user files from the rollups (heal.check)."""
+    held, engine.held_users = engine.held_users, None
+    if engine.dry_run or held is None or engine.manifest is None or not engine.manifest.get("users_behind"):
+        return
+    tx = Transaction(engine.paths)
+    _stage_user_files(engine, tx, held, engine.clock())
+    engine.manifest.pop("users_behind")
+    heal.stage_manifest(engine, tx)
+    tx.commit()
+
+
+def _stage_problems(engine, tx, intake, label):
     """Append this window's count of every kind of line that did not become a new job to state/problems.log,
     with the unreadable lines not reported before (a line re-read by the late window is reported once),
-    inside the transaction. Returns how many unreadable lines are new."""
+    inside the transaction. Returns how many unreadable lines are new.
+
+    A window that counted nothing and met only ordinary lines (counted already, never started, opted out)
+    is not logged: an idle tick re-reading the late window would otherwise add that same line every
+    ten minutes, and read and rewrite the whole log to do it."""
+    report = intake.report
     kinds = {reason: n for reason, n in report.counts.items() if reason != "already_counted"}
     fresh = _fresh_lines(engine, tx, report)
-    if not kinds:
+    if not kinds or not intake.jobs and set(kinds) <= ORDINARY:
         return fresh
     counts = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.counts.items()))
     lines = ["{} window {}: {}".format(iso_utc(engine.clock()), label, counts)]
@@ -107,13 +137,14 @@ def _fresh_lines(engine, tx, report):
     if not report.fingerprints:
         return {}
     now = int(engine.clock())
-    known = engine.data.json(engine.paths.reported, {})
+    stored = engine.data.json(engine.paths.reported, {})
     keep = max(REPORTED_KEEP_SEC, 3 * engine.s.late_window_sec)
-    known = {mark: when for mark, when in known.items() if isinstance(when, int) and now - when < keep}
+    known = {mark: when for mark, when in stored.items() if isinstance(when, int) and now - when < keep}
     fresh = {reason: {mark for mark in marks if "%08x" % mark not in known}
              for reason, marks in report.fingerprints.items()}
     known.update(("%08x" % mark, now) for marks in fresh.values() for mark in marks)
-    tx.write(engine.paths.reported, (json.dumps(known, sort_keys=True) + "\n").encode())
+    if known != stored:   # the late window re-reads the same bad lines every tick: nothing to write then
+        tx.write(engine.paths.reported, (json.dumps(known, sort_keys=True) + "\n").encode())
     return fresh
 
 

@@ -54,8 +54,8 @@ def check(engine, verify=False, seen_upgraded=False):
             for month in months_of_seen(manifest, name):
                 _owe_repull(engine, month, "{} is missing".format(paths.seen(name)))
     if manifest.get("users_behind"):
-        engine.warn("{}: a run stopped between the pieces of a long window; user totals are rebuilt from the "
-                    "rollups".format(engine.s.cluster))
+        engine.warn("{}: a run stopped before it wrote its user totals (between the pieces of a long window, "
+                    "or during a backfill); they are rebuilt from the rollups".format(engine.s.cluster))
         manifest.pop("users_behind")
         rebuild_users(engine)
     elif manifest_file.users_digest(manifest_file.user_names(paths)) != manifest["users"]:

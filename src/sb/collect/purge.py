@@ -1,7 +1,9 @@
 """Opt-outs found after counting → their data removed from every rollup and user file, the months remembered."""
 import json
+import os
 
 from sb.collect import heal
+from sb.names import is_valid_user
 from sb.store.files import PRIVATE, Transaction
 from sb.store.rollups import daily_json, month_totals, monthly_json, remove_user
 
@@ -18,8 +20,8 @@ def purge_opted_out(engine, all_homes=False):
     if all_homes:
         known = set(data.users_on_disk()).union(*({key[0] for key in data.monthly_totals(m)} for m in months))
         gone = {u for u in known if optout(u)}
-    else:
-        gone = {u for u in data.users_on_disk() if u in optout.listed or optout.cached(u)}
+    else:   # only users already known to have opted out: a tick lists no directory for them
+        gone = {u for u in optout.listed | optout.found() if is_valid_user(u) and os.path.lexists(paths.user(u))}
     if not gone:
         return
     tx, now, held = Transaction(paths), engine.clock(), {user: set() for user in gone}

@@ -25,8 +25,8 @@ def replay(engine, path):
         first = _first_data_line(handle)
         _refuse_converted_times(path, header, first)
         intake = Intake(engine, None, engine.piece_jobs)
-        lines = canonical(itertools.chain([first] if first else [], handle), header, sacct_mod.DELIMITER)
-        intake.take(fold_jobs(lines, sacct_mod.DELIMITER, intake.report, engine.failure_states,
+        lines, delimiter = canonical(itertools.chain([first] if first else [], handle), header)
+        intake.take(fold_jobs(lines, delimiter, intake.report, engine.failure_states,
                               latest_end=engine.latest_end()))
     commit.commit(engine, intake, "replay of " + os.path.basename(path), 0, with_cursor=False)
     purge_opted_out(engine)
@@ -64,11 +64,25 @@ def _refuse_converted_times(path, header, line):
             raise CollectorError("{}: {} is {!r}, not epoch seconds; {}".format(path, field, value[:30], HOW_TO_DUMP))
 
 
-def canonical(lines, header, delimiter):
-    """Lines of a saved dump (any field order, '|') → FIELDS order. Like sacct itself, an empty
-    MaxRSS/AveRSS is taken from the TRES usage mem= when the dump has it."""
-    index = [header.index(f) if f in header else None for f in FIELDS]
+def canonical(lines, header):
+    """(lines, delimiter) for fold_jobs from the lines of a saved dump (any field order, '|'). The header
+    is mapped to FIELDS once: a dump in FIELDS order (as HOW_TO_DUMP takes it) is read as it is, split
+    on '|'; any other order is rebuilt line by line, a field the dump lacks left empty. Like sacct itself,
+    an empty MaxRSS/AveRSS is taken from the TRES usage mem= when the dump has it."""
     fallback = [(FIELDS.index(f), header.index(t)) for f, t in MEMORY_FALLBACK.items() if t in header]
+    if tuple(header) == FIELDS:   # fallback is empty: the TRES columns are not in FIELDS
+        return _as_is(lines), "|"
+    return _reordered(lines, header, fallback, sacct_mod.DELIMITER), sacct_mod.DELIMITER
+
+
+def _as_is(lines):
+    for line in lines:
+        if not line.startswith("#"):
+            yield line if line.endswith("\n") else line + "\n"   # a saved file's last line is whole
+
+
+def _reordered(lines, header, fallback, delimiter):
+    index = [header.index(f) if f in header else None for f in FIELDS]
     width = len(header)
     for line in lines:
         if line.startswith("#"):

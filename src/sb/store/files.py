@@ -1,9 +1,14 @@
 """Bytes to files: atomic writes, and multi-file transactions that survive kill -9.
 
-A transaction stages every new file as a hidden temp file beside its target (written and fsync'd),
-then commits by atomically writing one journal that lists the renames. Replaying a journal is
-idempotent, so a crash at any instant leaves either the old state (no journal: stray temps are
-swept) or the new one (journal present: it is replayed on the next run).
+A transaction stages every new file as a hidden temp file beside its target, then commits by
+atomically writing one journal that lists the renames. Replaying a journal is idempotent, so a crash
+at any instant leaves either the old state (no journal: stray temps are swept) or the new one
+(journal present: it is replayed on the next run).
+
+Durability order of a commit (each step only after the one before is on disk): every temp file is
+fsync'd once, after all are written (one burst of writeback instead of a wait per file), with the
+journal's own temp; then each directory holding a temp; then the journal is renamed into place and
+its directory fsync'd; only then the renames, then one fsync per directory they touched.
 
 The tree is group-writable, so nothing in it is trusted: no file is opened through a symbolic link or
 unless it is a regular file, no file is written into a linked directory, and a journal may only rename a
@@ -92,12 +97,16 @@ def _create(path, flags, mode):
     return os.open(path, flags | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
 
 
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _write_synced(path, data, mode=0o666):
     fd = _create(path, os.O_WRONLY, mode)  # umask 002 makes 0666 0664
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -128,14 +137,21 @@ def atomic_write(path, data, mode=0o666):
 class Transaction:
     """Stage several file writes/deletes and make them all visible together (see module doc)."""
 
+    # Temps are kept open until commit fsyncs them; past this many, the oldest is fsync'd and closed at once
+    # (still before the journal), so a transaction of thousands of files stays far below the fd limit.
+    MAX_OPEN = 128
+
     def __init__(self, paths):
         self.paths = paths
         self.renames = []
         self.deletes = []
+        self._unsynced = []   # fds of written temps not fsync'd yet, oldest first
 
     def write(self, path, data, mode=0o666):
         temp = _temp_name(path)
-        _write_synced(temp, data, mode)
+        fd = _create(temp, os.O_WRONLY, mode)
+        self._hold(fd)
+        _write_all(fd, data)
         crashpoint("tx:staged")
         self.renames.append((temp, path))
 
@@ -143,10 +159,9 @@ class Transaction:
         """Stage `path` by streaming: `fill(handle)` writes to a seekable binary file (never held whole)."""
         temp = _temp_name(path)
         fd = _create(temp, os.O_RDWR, 0o666)
-        with os.fdopen(fd, "w+b") as handle:
+        self._hold(fd)
+        with os.fdopen(fd, "w+b", closefd=False) as handle:
             fill(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
         crashpoint("tx:staged")
         self.renames.append((temp, path))
 
@@ -159,10 +174,41 @@ class Transaction:
         rel = lambda p: os.path.relpath(p, self.paths.base)  # noqa: E731 - the journal survives remounts
         journal = {"renames": [[rel(a), rel(b)] for a, b in self.renames],
                    "deletes": [rel(p) for p in self.deletes]}
+        staged = _temp_name(self.paths.journal)
+        self._hold(_create(staged, os.O_WRONLY, 0o666))
+        _write_all(self._unsynced[-1], json.dumps(journal).encode())
+        self._sync()
         fsync_dir_set({os.path.dirname(b) for _, b in self.renames})
-        atomic_write(self.paths.journal, json.dumps(journal).encode())
+        crashpoint("atomic_write:staged")
+        os.replace(staged, self.paths.journal)
+        fsync_dir(self.paths.state)
         crashpoint("tx:journaled")
         replay(self.paths)
+
+    def _hold(self, fd):
+        self._unsynced.append(fd)
+        if len(self._unsynced) > self.MAX_OPEN:
+            self._sync(1)
+
+    def _sync(self, count=None):
+        """fsync and close the `count` oldest open temps (all by default), each once."""
+        count = len(self._unsynced) if count is None else count
+        done, self._unsynced = self._unsynced[:count], self._unsynced[count:]
+        try:
+            for fd in done:
+                os.fsync(fd)
+        finally:
+            for fd in done:
+                os.close(fd)
+
+    def __del__(self):
+        # A transaction dropped before its commit (an error while staging) must not leak its fds; its
+        # temps are swept by the next run's recovery.
+        for fd in getattr(self, "_unsynced", ()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def fsync_dir_set(dirs):

@@ -48,6 +48,7 @@ def load(paths):
             ("months", list), ("seen", list), ("users", dict), ("repull", dict), ("kept", dict),
             ("quarantined", list))) or not isinstance(doc.setdefault("lacking", []), list):
         raise Damaged(paths.manifest, "not a manifest")
+    doc.pop("crc32", None)   # the seal's own key: kept, it would be sealed again, so no two writes were ever alike
     return doc
 
 

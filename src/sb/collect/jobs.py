@@ -114,8 +114,19 @@ def fold_jobs(lines, delimiter, report, failure_states=DEFAULT_FAILURE_STATES, t
             elif job is not None:
                 _, max_text, ave_text, cpu_text, usage, _ = line.split(delimiter, 5)
                 try:
-                    step_max, step_avg, step_used, step_sampled = _step_memory(max_text, ave_text, usage,
-                                                                               tres_memory)
+                    # the common step inline (plain byte counts, a plain mem= after the first token), any
+                    # other in _step_memory: this runs for every step line, 4 of the 5 lines sacct prints
+                    at = usage.find(",mem=") + 5           # 4 when there is none
+                    end = usage.find(",", at) if at > 4 else -1
+                    if (end > 0 and max_text.isdecimal() and ave_text.isdecimal() and usage[at:end].isdecimal()
+                            and not tres_memory and not usage.startswith("mem=")):
+                        step_max, step_avg, step_used, step_sampled = (int(max_text), int(ave_text),
+                                                                       int(usage[at:end]), True)
+                    else:
+                        step_max = MAX_STEP_BYTES + 1   # read by _step_memory below
+                    if step_max > MAX_STEP_BYTES or step_avg > MAX_STEP_BYTES or step_used > MAX_STEP_BYTES:
+                        step_max, step_avg, step_used, step_sampled = _step_memory(max_text, ave_text, usage,
+                                                                                   tres_memory)
                     if need_cpu:
                         cpu_ms += cpu_time_ms(cpu_text)
                     step_busy = gpu_util(usage) if "gres/gpuutil=" in usage else None

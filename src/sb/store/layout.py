@@ -4,6 +4,8 @@ import os
 # window name → file name under agg/leaderboards/, and the days it spans (None: all time).
 WINDOWS = (("alltime", "alltime", None), ("30d", "rolling-30d", 30), ("365d", "rolling-365d", 365))
 JOURNAL = "journal.json"
+MOVES = "moves-7d"          # beside the leaderboards
+MOVE_DAYS = 7               # rank movement compares each board with itself this many days earlier
 
 
 class ClusterPaths:
@@ -59,3 +61,8 @@ class ClusterPaths:
 
     def board(self, window):
         return os.path.join(self.boards_dir, window + ".json")
+
+    @property
+    def moves(self):
+        """What each window gained and lost in its last 7 days (rank movement): store.leaderboards.moves_json."""
+        return os.path.join(self.boards_dir, MOVES + ".json")

@@ -67,3 +67,20 @@ def _table(by, names, rows, members=None):
     data = ",\n".join(json.dumps(column, separators=(",", ":")) for column in columns)
     extra = ',\n"members":%s' % json.dumps(members, separators=(",", ":")) if members is not None else ""
     return '{"columns":%s,"data":[\n%s\n]%s}' % (json.dumps((by,) + COLUMNS, separators=(",", ":")), data, extra)
+
+
+def moves_json(cluster, day, asof, deltas):
+    """The rank-movement file: for each window, what its figures gained in the last MOVE_DAYS days less what
+    left it (the days that dropped out of a rolling window), per user, account and partition, as the
+    leaderboards' tables (counters may be negative). The board subtracts them from a window to rank it as it
+    stood at the end of UTC day `day` - MOVE_DAYS. `deltas` is {window: {(user, account, partition): counters}};
+    only names with a nonzero delta are listed."""
+    parts = []
+    for window in sorted(deltas):
+        users, groups = sums({key: row for key, row in deltas[window].items() if any(row)})
+        tables = [("user", users)] + [(by, {name: entry[0] for name, entry in groups[by].items()}) for by in GROUPS]
+        parts.append("%s:{%s}" % (json.dumps(window), ",\n".join(
+            "%s:%s" % (json.dumps(by), _table(by, sorted(rows), [rows[name] for name in sorted(rows)]))
+            for by, rows in tables)))
+    head = '{"asof":%s,"cluster":%s,"day":%d,"windows":{\n' % (json.dumps(iso_utc(asof)), json.dumps(cluster), day)
+    return seal((head + ",\n".join(parts) + "}}\n").encode())

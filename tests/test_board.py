@@ -42,9 +42,10 @@ def table_rows(text):
     """(rank, user, first skill's XP) of each printed row: the lines between the header and the bottom."""
     lines = text.splitlines()
     rows = []
+    total = lines[4].strip("┃|").split().index("Total")      # after the 7-day movement column, when shown
     for line in lines[5:-1]:
         cells = line.strip("┃|").replace("♛", " ").replace("*", " ").split()
-        rows.append((int(cells[0].replace(",", "")), cells[1], cells[3]))
+        rows.append((int(cells[0].replace(",", "")), cells[1], cells[total + 1]))
     return lines, rows
 
 
@@ -54,7 +55,7 @@ def test_ansi_table_ranks_match_the_oracle(root, cluster, window):
     text = tui(root, "--backend", "ansi", "--cluster", cluster, "--window", window, "--sort", "gpu_clock_hours")
     lines, rows = table_rows(text)
     assert "ranked by GPU hours" in lines[1] and cluster in lines[1]
-    assert lines[4].split()[1:4] == ["Rank", "User", "Total"]
+    assert lines[4].split()[1:5] == ["Rank", "User", "7d", "Total"]
     want = expected(["hammer", "negishi"] if cluster == "ALL" else [cluster], window, "gpu_clock_hours")
     assert [(n, u) for n, u, _ in rows] == [(n, u) for n, (u, _) in enumerate(want, 1)]
     assert " of {} ".format(len(want)) in lines[-1]

@@ -24,12 +24,12 @@ def test_demo_prints_the_merged_board_in_oracle_order(tmp_path):
     assert cli.main(["demo", "--keep", str(tmp_path / "root")], out=out, err=io.StringIO()) == 0
     lines = out.getvalue().splitlines()
     assert "SLURM Scoreboard" in lines[0] and "ALL (hammer+negishi)" in lines[1]
-    assert lines[4].split()[1:5] == ["Rank", "User", "Total", "CPU-h\u25bc"]
+    assert lines[4].split()[1:6] == ["Rank", "User", "7d", "Total", "CPU-h\u25bc"]   # 7d: rank movement
     rows = [line.strip("\u2503").replace("\u265b", " ").split() for line in lines[5:25]]
     expected = expected_ranking()
     assert [(int(r[0]), r[1]) for r in rows] == [(n, u) for n, u, _ in expected[:20]]
     for row, (_, _, value) in zip(rows, expected):      # CPU-h, humanized to three significant digits
-        number = float(row[3].rstrip("kM")) * {"k": 1e3, "M": 1e6}.get(row[3][-1], 1)
+        number = float(row[4].rstrip("kM")) * {"k": 1e3, "M": 1e6}.get(row[4][-1], 1)
         assert abs(number - value) <= 0.005 * value + 0.005
     assert os.path.isdir(str(tmp_path / "root" / "clusters" / "negishi" / "agg" / "users"))
 

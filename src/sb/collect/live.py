@@ -1,7 +1,7 @@
 """Live activity: one `squeue -M <cluster>` snapshot → per-user running/pending jobs, CPUs and GPUs →
 clusters/<c>/live.json.
 
-Never added to rollups: it is what is happening now (the board does not show it yet).
+Never added to rollups: it is what is happening now (the board's Now column and player page: scores.live).
 """
 import json
 import re

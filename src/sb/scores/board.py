@@ -86,6 +86,11 @@ class Scores:
                 changed = True
         return changed
 
+    def cached(self, path, parse):
+        """parse(path), kept until the file's mtime changes; None when it is absent or bad (`problems` and
+        trouble() say which)."""
+        return self._read(path, parse)
+
     def _read(self, path, parse):
         stamp = _stamp(path)
         cached = self._files.get(path)
@@ -263,6 +268,11 @@ def _first_denied(path):
 
 def _parse_json(path):
     return _load(path)[0]
+
+
+def load_sealed(path):
+    """A file's JSON and whether its checksum vouched for it; a one-line ValueError naming it otherwise."""
+    return _load(path)
 
 
 def _load(path):

@@ -1,4 +1,5 @@
-"""Monthly rollups → history: each cluster's totals per month and each player's core-hours per month, for charts.
+"""Monthly rollups → history: each cluster's totals per month and each player's core-hours per month, for charts;
+one name's counters per month, for its page.
 
 Months are read one file at a time and folded at once, so memory holds the sums, never 36 months of rows.
 Clusters are independent, so with workers > 1 they are read in parallel processes (reading is all CPU:
@@ -7,6 +8,7 @@ import collections
 import math
 import multiprocessing
 
+from sb.store.counters import add_into, zero
 from sb.store.data import ClusterData, Damaged
 from sb.store.layout import ClusterPaths
 from sb.timeutil import month_of_epoch
@@ -83,3 +85,23 @@ def _fold(users, columns, at, count, keys, sums, players, wanted):
             if series is None:
                 series = players[user] = [0.0] * count
             series[at] += hours
+
+
+def name_months(root, cluster, field, name, months, exclude=()):
+    """One name's counters per month on one cluster ([] of zeros where it has no row) and problems: the rows
+    whose field (username, account or partition) is `name`, summed, opted-out users' left out. One player's
+    page reads only its own lines of each month (store.rollups.monthly_rows_of)."""
+    data = ClusterData(ClusterPaths(root, cluster))
+    series, problems = [], []
+    for month in months:
+        total = zero()
+        try:
+            rows = data.monthly_rows_of(month, field, name)
+        except (Damaged, OSError) as problem:
+            problems.append("{} {}: {}".format(cluster, month, problem))
+            rows = ()
+        for user, counters in rows:
+            if user not in exclude:
+                add_into(total, counters)
+        series.append(total)
+    return series, problems

@@ -28,18 +28,25 @@ def whois(scores, theme, user, now, min_core_hours=10):
     for cluster in scores.clusters + [ALL]:
         clusters = scores.clusters if cluster == ALL else [cluster]
         for window in WINDOW_NAMES:
-            entries += _standing(scores, theme, user, clusters, cluster, window, min_core_hours)
+            entries += standing_entries(scores, theme, user, clusters, cluster, window, min_core_hours)
     return {"user": user, "asof": iso_utc(now), "entries": entries}
 
 
-def _standing(scores, theme, user, clusters, cluster, window, min_core_hours):
-    table = scores.table(clusters, window)
-    players = eligible(table, scores.min_jobs(clusters, window), scores.opted_out())
-    columns = _Columns(table, players)
+def standing_entries(scores, theme, name, clusters, cluster, window, min_core_hours, by="user", table=None):
+    """One name's entries (value, rank N of M, level of every metric) on one board: the clusters summed,
+    labelled `cluster`; a clan or partition is ranked among every group with a job, as on the board. `table`:
+    another Table of the same board (scores.movement's, as it stood 7 days ago)."""
+    if table is None:
+        table = scores.table(clusters, window, by)
+    if by == "user":
+        ranked_names = eligible(table, scores.min_jobs(clusters, window), scores.opted_out())
+    else:
+        ranked_names = eligible(table, 1)
+    columns = _Columns(table, ranked_names)
     values, core_s = columns.every_metric(theme), columns.get("cpu_s")
-    counters = table.counters(user)
+    counters = table.counters(name)
     mine = dict(all_metrics(counters), total_level=theme.total_level(counters), total_xp=theme.total_xp(counters))
-    at = {name: n for n, name in enumerate(players)}.get(user)
+    at = {who: n for n, who in enumerate(ranked_names)}.get(name)
     floor = min_core_hours * 3600
     out = []
     for metric in METRIC_KEYS:

@@ -8,7 +8,7 @@ import os
 from sb.names import is_valid_user
 from sb.store.files import read_bytes
 from sb.store.counters import METRICS
-from sb.store.rollups import monthly_columns, parse_daily, parse_monthly, parse_user
+from sb.store.rollups import monthly_columns, monthly_rows_of, parse_daily, parse_monthly, parse_user
 
 
 class Damaged(Exception):
@@ -43,6 +43,13 @@ class ClusterData:
         if data is None:
             return [], {}
         return guard(lambda d, w: monthly_columns(d, w, [k for k in keys if k in METRICS]), data, path)
+
+    def monthly_rows_of(self, month, field, name):
+        """[(username, counters)] of a month's monthly rollup rows whose field (username, account or
+        partition) is name; [] when the month has no rollup."""
+        path = self.paths.monthly(month)
+        data = read_bytes(path)
+        return [] if data is None else guard(lambda d, w: monthly_rows_of(d, w, field, name), data, path)
 
     def user(self, user):
         """A user's all-time counters on this cluster by account and partition ({} when they have no file)."""

@@ -243,6 +243,30 @@ def monthly_columns(data, where, names):
     return [row["username"] for row in rows], columns
 
 
+ROW_FIELDS = ("username", "account", "partition")
+
+
+def monthly_rows_of(data, where, field, name):
+    """[(username, counters)] of the rows of a monthly rollup whose `field` (username, account or partition)
+    is `name`, for one player's page: the file's checksum is checked, then only the lines naming `name` are
+    parsed (a line is one row as monthly_json writes it; a quote inside a name is escaped there, so the
+    needle cannot match inside another field). Files of another shape are read whole."""
+    text = unseal(unpack(data, where), where)
+    if not text.startswith(b'{"format":%d,' % FORMAT):
+        at = ROW_FIELDS.index(field)
+        return [(key[0], counters) for key, counters in sorted(parse_monthly(data, where).items())
+                if key[at] == name]
+    needle = '"{}":{},'.format(field, json.dumps(name)).encode()
+    rows, at = [], text.find(needle)
+    while at >= 0:
+        start, end = text.rfind(b"\n", 0, at) + 1, text.find(b"\n", at)
+        row = json.loads(text[start:end].rstrip(b",").decode())
+        if row[field] == name:
+            rows.append((row["username"], check_row(row["counters"], "{} user {}".format(where, row["username"]))))
+        at = text.find(needle, end)
+    return rows
+
+
 @functools.lru_cache(maxsize=8)
 def _monthly_row(names):
     """A regular expression for one row of monthly_json as it writes it, capturing the username and the

@@ -20,6 +20,7 @@ PALETTE = {
     "cursor": ("black", "green", "bold", "reverse"), "match": ("black", "gold", "", "bold underline"),
     "warn": ("red", None, "bold", "bold"), "dim": (None, None, "dim", "dim"), "key": ("gold", None, "bold", "bold"),
     "hint": ("green", None, "", ""), "prompt": ("gold", None, "bold", "bold"), "tip": ("green", None, "dim", "dim"),
+    "up": ("green", None, "bold", "bold"), "down": ("red", None, "", ""),
 }
 _SGR_COLOURS = {"black": 0, "red": 1, "green": 2, "gold": 3}
 _SGR_ATTRS = {"bold": "1", "dim": "2", "underline": "4", "reverse": "7"}
@@ -169,6 +170,7 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
     shown = None
     next_refresh = time.monotonic() + refresh_sec
     preloading = True
+    session.show_moves = False      # the first frame comes sooner without it (movement files are read while idle)
     while True:
         height, width = screen.getmaxyx()
         session.height = height
@@ -184,6 +186,7 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         if key is None:
             if preloading:
                 preloading = session.scores.preload()
+                session.show_moves = not preloading     # the movement column once every board is read
                 continue
             if _terminal_gone():    # closed without a SIGHUP (ignored, or not sent): reads would spin
                 _hang_up(signal.SIGHUP, None)

@@ -4,6 +4,7 @@ from textual.app import App
 from textual.widgets import DataTable, Footer, Static
 
 from sb.scores.skills import ACHIEVEMENTS, LABELS, METRIC_NAMES, cell_text
+from sb.ui.page import page_lines
 from sb.ui.view import GLYPHS, HINTS, WINDOW_TITLES, age_text, help_text, sort_title
 
 # Textual key names → the Session's key names
@@ -97,6 +98,11 @@ class Board(App):
             lines = [text for text, _ in help_text(scene, max(self.size.width - 2, 40))]
             top = max(0, min(view.help_top, len(lines) - 1))
             prompt = "\n".join(lines[top:] + ["", "(q, Esc or ? closes; arrows scroll)"])
+        elif view.mode == "player":     # the player page, as the curses board draws it
+            lines = [text for text, _ in page_lines(scene.player, view, max(self.size.width - 2, 40), "unicode",
+                                                    scene.min_core_s / 3600, scene.show_efficiency)]
+            top = max(0, min(view.help_top, len(lines) - 1))
+            prompt = "\n".join(lines[top:] + ["", "(q or Esc: back; Tab: the history's skill; arrows scroll)"])
         elif not scene.rows and scene.empty:
             prompt = scene.empty
         self.query_one("#status", Static).update(prompt or view.message or (scene.problems[0] if scene.problems

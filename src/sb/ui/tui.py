@@ -7,8 +7,12 @@ import sys
 from fractions import Fraction
 
 from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, Scores, check_root, eligible, standing, standings_of
-from sb.scores.skills import EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.ui.view import SORT_KEYS, Scene, View, body_height, column_at, page_keys, scroll_top
+from sb.scores.live import now_playing
+from sb.scores.movement import then_ranks
+from sb.scores.player import player_page
+from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
+from sb.ui.page import PAGE_SKILLS
+from sb.ui.view import SORT_KEYS, Scene, View, age_text, body_height, column_at, page_keys, scroll_top
 
 _WINDOW_WORDS = {"alltime": "all time", "30d": "the last 30 days", "365d": "the last 365 days"}
 
@@ -19,12 +23,15 @@ KEYMAP = {
     "LEFT": "previous_column", "s": "sort", "m": "metric", "w": "window", "g": "cluster", "/": "search",
     "f": "filter", "r": "refresh", "v": "view", "p": "page", "?": "help", "UP": "up", "k": "up", "DOWN": "down", "j": "down",
     "PGUP": "page_up", "PGDN": "page_down", " ": "page_down", "HOME": "home", "END": "end",
-    "n": "next_match", "N": "previous_match", "ESC": "escape",
+    "n": "next_match", "N": "previous_match", "ESC": "escape", "ENTER": "open",
 }
 # in the help page: these scroll it, these close it; every other key is ignored there
 HELP_KEYS = {"UP": -1, "k": -1, "DOWN": 1, "j": 1, "PGUP": -10, "PGDN": 10, " ": 10, "HOME": -10 ** 6,
              "END": 10 ** 6}
 HELP_CLOSE = ("q", "Q", "ESC", "?", "F1", "F10")
+# on a player page: these close it (F10 quits), Tab and the arrows beside it pick the history's skill
+PAGE_CLOSE = ("q", "Q", "ESC", "BACKSPACE")
+PAGE_SKILL_KEYS = {"TAB": 1, "RIGHT": 1, "m": 1, "BTAB": -1, "LEFT": -1}
 
 
 class Moves:
@@ -58,8 +65,8 @@ class Moves:
                 self._move(index)
 
     def wheel(self, step):
-        """The mouse wheel: three rows a notch, or the help page."""
-        if self.view.mode == "help":
+        """The mouse wheel: three rows a notch, or the help or player page."""
+        if self.view.mode in ("help", "player"):
             self.view.help_top = max(0, self.view.help_top + 3 * step)
         elif self.view.mode == "table":
             self._move(self.view.cursor + 3 * step)
@@ -131,7 +138,96 @@ class Switches:
 
 
 
-class Session(Moves, Switches):
+class PlayerPages:
+    """Enter's page of the selected row, for a Session (it needs rows(), view, scores, theme, clock,
+    min_core_hours, show_efficiency and _cluster): opening it, its keys, and reading it again."""
+
+    def _open(self):
+        """Enter: the selected row's page (a player's, a clan's or a partition's) on this cluster or ALL."""
+        rows = self.rows()
+        if not 0 <= self.view.cursor < len(rows):
+            self.view.message = "nobody is selected: no page to open"
+            return
+        self._chosen = rows[self.view.cursor][1]
+        self.player = self._read_page(self._chosen)
+        self.view.mode, self.view.help_top = "player", 0
+        if self.view.sort in PAGE_SKILLS:
+            self.view.player_metric = self.view.sort
+
+    def _read_page(self, name):
+        return player_page(self.scores, self.theme, name, self.view.cluster, self.view.by, self.clock(),
+                           self.min_core_hours, stale_after=STALE_POLLS * self.poll_interval)
+
+    def _page_key(self, key):
+        """A key on a player page; False when the board should close (F10)."""
+        view = self.view
+        if key == "F10":
+            return False
+        if key in PAGE_CLOSE:
+            view.mode, self.player = "table", None
+        elif key in HELP_KEYS:
+            view.help_top = max(0, view.help_top + HELP_KEYS[key])
+        elif key in PAGE_SKILL_KEYS:
+            skills = PAGE_SKILLS if self.show_efficiency else ACHIEVEMENTS
+            at = skills.index(view.player_metric) if view.player_metric in skills else -1
+            view.player_metric = skills[(at + PAGE_SKILL_KEYS[key]) % len(skills)]
+        elif key == "g":
+            self._cluster()
+            self.player = self._read_page(self.player.name)
+        return True
+
+
+class Prompts:
+    """The search and filter prompts, for a Session (it needs view, scores, _next_match and _keeping_cursor):
+    typing at them, and what Enter on a filter sets."""
+
+    def _search(self):
+        self.view.mode, self.view.typed = "search", ""
+
+    def _filter(self):
+        self.view.mode, self.view.typed = "filter", ""
+
+    def _escape(self):
+        self.view.search = ""
+
+    def _type(self, key):
+        """A key at the search or filter prompt."""
+        view = self.view
+        if key == "ESC":
+            if view.mode == "search":
+                view.search = ""
+            view.mode = "table"
+        elif key == "ENTER":
+            if view.mode == "filter":
+                self._apply_filter(view.typed)
+            view.mode = "table"
+        elif key == "BACKSPACE":
+            view.typed = view.typed[:-1]
+        elif key == "CTRL_U":
+            view.typed = ""
+        elif len(key) == 1 and key.isprintable():
+            view.typed += key
+        else:
+            return
+        if view.mode == "search":
+            view.search = view.typed
+            self._next_match(start=0)
+
+    def _apply_filter(self, text):
+        try:
+            clusters, minimum = parse_filter(text, self.scores.clusters, self.view.sort)
+        except ValueError as problem:
+            self.view.message = str(problem)
+            return
+        def change():
+            self.clusters_filter, self.minimum = clusters, minimum
+            self.view.filter_text = text.strip()
+            if not text.strip():        # an empty filter clears everything that hides rows, --user too
+                self.pattern = None
+        self._keeping_cursor(change)
+
+
+class Session(Moves, Switches, PlayerPages, Prompts):
     """One open board: what is on disk, what the user asked to see, and the rows that makes."""
 
     def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False, me=None,
@@ -147,6 +243,9 @@ class Session(Moves, Switches):
         self._rows = self._eligible = None
         self._rows_key = self._eligible_key = None
         self._name_width = 0            # the longest name among the rows, for the user column
+        self.player = None              # the open player page (scores.player.Page)
+        self.show_moves = True          # the 7-day movement column (curses: once the files are preloaded)
+        self._then = self._then_key = None
 
     # ---- what is shown ----------------------------------------------------------------------
 
@@ -182,17 +281,42 @@ class Session(Moves, Switches):
 
     def scene(self):
         rows, clusters, now = self.rows(), self.clusters(), self.clock()
+        playing = now_playing(self.scores, clusters, now, STALE_POLLS * self.poll_interval)
+        old_squeue = dict(playing.stale)
         ages = []
         for cluster in clusters:
             last = self.scores.data_time(cluster, self.view.window)
             age = None if last is None else now - last
+            squeue = "squeue stale: {}".format(age_text(old_squeue[cluster])) if cluster in old_squeue else ""
             ages.append((cluster, age, age is None or age > STALE_POLLS * self.poll_interval,
-                         self.scores.trouble(cluster), self.scores.efficiency_gap(cluster)))
+                         self.scores.trouble(cluster), self.scores.efficiency_gap(cluster), squeue))
         problems = sorted(self.scores.problems.values()) + list(self.theme.problems)
         table = self.table()
         return Scene(rows, len(rows), table.counters, clusters, ages, problems, self.theme, self.tip,
                      self._name_width, self.pattern, "" if rows else self.why_empty(), self.view.by,
-                     table.users if self.view.by != "user" else None, self.view.page, self.min_core_hours * 3600)
+                     table.users if self.view.by != "user" else None, self.view.page, self.min_core_hours * 3600,
+                     self.player, self.show_efficiency, self.then_ranks(), self.live(playing))
+
+    def then_ranks(self):
+        """{name: rank} on the sorted skill 7 days ago, for the movement column; None: no column."""
+        view = self.view
+        if not self.show_moves or view.sort == "user":
+            return None
+        key = (self.table(), view.sort, view.window, view.by, tuple(self.clusters()))
+        if key != self._then_key:
+            self._then = then_ranks(self.scores, self.theme, self.clusters(), view.window, view.by, view.sort,
+                                    self.min_core_hours)
+            self._then_key = key
+        return self._then
+
+    def live(self, playing):
+        """{user: running, pending, CPUs, GPUs} of those running now on the fresh snapshots (scores.live.Now)
+        of the clusters shown (players only; opted-out users never), or None when nobody is: no Now column."""
+        if self.view.by != "user":
+            return None
+        out = self.scores.opted_out()
+        running = {user: entry for user, entry in playing.users.items() if entry["running"] and user not in out}
+        return running or None
 
     def why_empty(self):
         """Why the board shows nobody: every player hidden by --user or the filter, or nobody with min_jobs."""
@@ -215,8 +339,13 @@ class Session(Moves, Switches):
             self.scores.min_jobs(clusters, self.view.window), _WINDOW_WORDS[self.view.window], "+".join(clusters))
 
     def refresh(self):
-        """Re-read what changed on disk; True when the frame must be redrawn."""
-        return self.scores.refresh()
+        """Re-read what changed on disk (and the open page with it); True when the frame must be redrawn."""
+        changed = self.scores.refresh()
+        if changed:
+            self._then_key = None
+        if changed and self.player is not None:
+            self.player = self._read_page(self.player.name)
+        return changed
 
     # ---- keys --------------------------------------------------------------------------------
 
@@ -233,6 +362,8 @@ class Session(Moves, Switches):
             elif key in HELP_KEYS:
                 view.help_top = max(0, view.help_top + HELP_KEYS[key])
             return True
+        if view.mode == "player":
+            return self._page_key(key)
         action = KEYMAP.get(key)
         if action == "quit":
             return False
@@ -294,52 +425,6 @@ class Session(Moves, Switches):
 
     def _help(self):
         self.view.mode, self.view.help_top = "help", 0
-
-    def _search(self):
-        self.view.mode, self.view.typed = "search", ""
-
-    def _filter(self):
-        self.view.mode, self.view.typed = "filter", ""
-
-    def _escape(self):
-        self.view.search = ""
-
-    def _type(self, key):
-        """A key at the search or filter prompt."""
-        view = self.view
-        if key == "ESC":
-            if view.mode == "search":
-                view.search = ""
-            view.mode = "table"
-        elif key == "ENTER":
-            if view.mode == "filter":
-                self._apply_filter(view.typed)
-            view.mode = "table"
-        elif key == "BACKSPACE":
-            view.typed = view.typed[:-1]
-        elif key == "CTRL_U":
-            view.typed = ""
-        elif len(key) == 1 and key.isprintable():
-            view.typed += key
-        else:
-            return
-        if view.mode == "search":
-            view.search = view.typed
-            self._next_match(start=0)
-
-    def _apply_filter(self, text):
-        try:
-            clusters, minimum = parse_filter(text, self.scores.clusters, self.view.sort)
-        except ValueError as problem:
-            self.view.message = str(problem)
-            return
-        def change():
-            self.clusters_filter, self.minimum = clusters, minimum
-            self.view.filter_text = text.strip()
-            if not text.strip():        # an empty filter clears everything that hides rows, --user too
-                self.pattern = None
-        self._keeping_cursor(change)
-
 
 _MINIMUM = re.compile(r"^([a-z_-]*)(>=|>)([0-9]{1,15}(?:\.[0-9]{1,9})?)([kmgtp]?)$")
 SUFFIXES = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12, "p": 10 ** 15}

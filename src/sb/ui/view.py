@@ -2,8 +2,11 @@
 segments with style names. The curses, ANSI and Textual front ends only draw these lines and read keys."""
 import collections
 
+from sb.scores.movement import move_text
 from sb.scores.skills import (ACHIEVEMENTS, COLUMN_OF, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS,
-                              amount_text, cell_text, efficiency_cell_level, level, value_of, xp_text, xp_to_next)
+                              amount_text, cell_text, efficiency_cell_level, humanize, level, value_of, xp_text,
+                              xp_to_next)
+from sb.ui.page import page_lines
 
 CPU_S = COLUMN_OF["clock_hours"]    # the core-seconds held, for the efficiency page's floor
 # The sortable columns in screen order; Tab walks those of the page shown (p flips the page).
@@ -25,11 +28,14 @@ GLYPHS = {
 SKILL_WIDTH = 8         # "12.3k 78": humanized value (at most 5) and the level
 PLAIN_WIDTH = 5         # a plain column (no level): the humanized value
 TOTAL_WIDTH = 5
+MOVE_WIDTH = 3          # the 7-day rank movement: "+12", "-3", "new", "="
 USER_WIDTH = (4, 12)    # a name column between these widths; longer names end in the `more` glyph
 MIN_WIDTH, MIN_HEIGHT = 30, 7
 
-HINTS = (("Tab", "column"), ("s", "sort"), ("m", "skill"), ("w", "window"), ("g", "cluster"), ("/", "search"),
+HINTS = (("Tab", "column"), ("s", "sort"), ("Enter", "page"), ("m", "skill"), ("w", "window"), ("g", "cluster"),
+         ("/", "search"),
          ("f", "filter"), ("u", "me"), ("r", "refresh"), ("?", "help"), ("q", "quit"))
+PAGE_HINTS = (("Tab", "skill"), ("Up Down", "scroll"), ("g", "cluster"), ("q Esc", "back"), ("F10", "quit"))
 # the textual tip, longest first: the longest that fits whole is shown, or none
 TIPS = ("Tip: for a fancier UI: pip install textual && slurm-sb-tui --backend textual",
         "Tip: pip install textual && slurm-sb-tui --backend textual",
@@ -47,6 +53,7 @@ HELP = (
     ("/  F3", "search as you type; Enter keeps it, n / N next / previous"),
     ("f  F4", "filter: clusters for ALL, a minimum: hammer >=100, gpu-h>=1k; f then Enter on an empty "
               "line clears the filter and --user"),
+    ("Enter", "the selected row's page: ranks, monthly history, bests; q or Esc back"),
     ("u", "jump to yourself ($USER)"),
     ("r", "re-read the files now (done every --refresh-sec anyway)"),
     ("Up Down  k j", "move one row; PgUp / PgDn (Space) a page"),
@@ -68,8 +75,8 @@ HELP = (
 )
 
 Scene = collections.namedtuple("Scene", "rows count counters clusters ages problems theme tip name_width pattern "
-                                        "empty by members page min_core_s")
-Scene.__new__.__defaults__ = (None, "", "user", None, "usage", 0)
+                                        "empty by members page min_core_s player show_efficiency then_ranks live")
+Scene.__new__.__defaults__ = (None, "", "user", None, "usage", 0, None, True, None, None)
 Scene.__doc__ = """What one frame shows: rows [(rank, user)] in display order, how many players in all (the
 printed table shows the first rows only), counters(user) for a row's ten counters, the clusters summed,
 ages [(cluster, seconds or None, stale, trouble[, note])] (trouble: "" or what is wrong with its files; note:
@@ -77,7 +84,10 @@ what its figures lack, e.g. "efficiency since 2025-03"), problem
 lines, the Theme, the textual tip, the longest name among the rows (computed once per ranking, not per
 frame), the --user pattern, why there are no rows when there are none, what the rows are (by: user, account
 or partition) and, for groups, members(name): how many users a row's group has; the page of skills shown
-(usage or efficiency) and the core-seconds a player needs to rank on an efficiency figure."""
+(usage or efficiency) and the core-seconds a player needs to rank on an efficiency figure; the open player
+page (scores.player.Page, or None) and whether the site shows efficiency; then_ranks {name: rank} on the
+sorted skill 7 days ago (scores.movement) for the movement column, None to leave the column out; live
+{user: running, pending, cpus, gpus} of those running now (scores.live), None: no Now column."""
 NAME_TITLES = {"user": "User", "account": "Clan", "partition": "Partition"}
 ROW_NOUNS = {"user": "players", "account": "clans", "partition": "partitions"}
 
@@ -94,8 +104,9 @@ class View:
         self.top = 0                            # the first row on screen
         self.search = ""
         self.filter_text = ""
-        self.mode = "table"                     # table, search, filter or help
-        self.help_top = 0                       # the first help line shown
+        self.mode = "table"                     # table, search, filter, help or player
+        self.help_top = 0                       # the first line shown of the help or the player page
+        self.player_metric = "clock_hours"      # the skill the player page's history shows
         self.typed = ""                         # the text at the search or filter prompt
         self.message = ""
 
@@ -116,8 +127,9 @@ def frame(scene, view, width, height, glyphs="unicode", printing=False):
     lines.append([(g["lt"] + g["h"] * inner + g["rt"], "frame")])
     body = max(len(scene.rows), 1) if printing else body_height(height)
     help_lines = []
-    if view.mode == "help":
-        help_lines = help_text(scene, inner)
+    if view.mode in ("help", "player"):
+        help_lines = help_text(scene, inner) if view.mode == "help" else page_lines(
+            scene.player, view, inner, glyphs, scene.min_core_s / 3600, scene.show_efficiency)
         top = help_scroll(view, len(help_lines), body + 1)
         shown = help_lines[top:top + body + 1]
         shown += [("", "")] * (body + 1 - len(shown))
@@ -334,11 +346,15 @@ def _columns(scene, g):
     rank_width = max(len("{:,}".format(scene.count)) + 1, 4)
     user_width = min(max(scene.name_width, USER_WIDTH[0] + mark), USER_WIDTH[1])
     fixed = [Column("rank", "Rank", rank_width, 0), Column("user", NAME_TITLES[scene.by], user_width, 1)]
+    if scene.then_ranks is not None:
+        fixed.append(Column("move", "7d", MOVE_WIDTH, 1))
     if scene.by != "user":
         fixed.append(Column("users", "Users", 5, 1))
     fixed.append(Column("level", "Total", TOTAL_WIDTH + mark, 1))
     skills = [Column(m, LABELS[m], max(SKILL_WIDTH, len(LABELS[m]) + mark), 2) if m in ACHIEVEMENTS or m in RATIOS
               else Column(m, LABELS[m], max(PLAIN_WIDTH, len(LABELS[m]) + mark), 1) for m in PAGES[scene.page]]
+    if scene.live and scene.page == "usage":     # CPUs in use now: the last column, the first to give way
+        skills.append(Column("now", "Now", PLAIN_WIDTH, 1))
     return fixed, skills
 
 
@@ -422,8 +438,16 @@ def _row(row, scene, columns, view, g, is_cursor):
             name = user if len(user) <= column.width else user[:column.width - 1] + g["more"]
             hit = view.search and view.search.lower() in user.lower()
             parts.append((name.ljust(column.width), "match" if hit and not is_cursor else base))
+        elif column.key == "move":
+            text = move_text(rank, scene.then_ranks.get(user))
+            style = base if is_cursor else "up" if text[:1] in "+n" and text else "down" if text[:1] == "-" else "dim"
+            parts.append((text.rjust(column.width), style))
         elif column.key == "level":
             parts.append((str(theme.total_level(counters)).rjust(column.width), base))
+        elif column.key == "now":
+            entry = scene.live.get(user)
+            parts.append(((humanize(entry["cpus"]) if entry else "").rjust(column.width),
+                          base if is_cursor else "up"))
         elif column.key == "users":
             parts.append(("{:,}".format(scene.members(user)).rjust(column.width), base))
         elif column.key in ACHIEVEMENTS:
@@ -463,12 +487,12 @@ def detail_variants(scene, view, rank, user):
 
 def _bottom_border(scene, view, g, inner, body, help_count=0):
     left = right = ""
-    if view.mode == "help":
+    if view.mode in ("help", "player"):
         rows = body + 1
         top = help_scroll(view, help_count, rows)
         if help_count > rows:
             right = " {}-{} of {} ".format(top + 1, min(top + rows, help_count), help_count)
-        left = " q Esc ? close "
+        left = " q Esc ? close " if view.mode == "help" else " q Esc back, Tab skill "
     else:
         top = scroll_top(view, len(scene.rows), body)
         right = " {}-{} of {:,} ".format(top + 1, min(top + body, len(scene.rows)), scene.count) \
@@ -494,7 +518,8 @@ def _prompt_or_hints(scene, view, g, width):
     if view.mode == "filter":
         return [(_fit(" Filter: " + view.typed + g["caret"] + "   clusters and e.g. >=100 or jobs>=10; empty clears",
                       width), "prompt")]
-    pieces = [[(" " + key, "key"), (" " + what + " ", "hint")] for key, what in HINTS]
+    hints = PAGE_HINTS if view.mode == "player" else HINTS
+    pieces = [[(" " + key, "key"), (" " + what + " ", "hint")] for key, what in hints]
     last = pieces[-2:]      # help and quit always show, when anything does
     reserve = sum(len(text) for piece in last for text, _ in piece)
     parts = _whole_groups(pieces[:-2], width - reserve)

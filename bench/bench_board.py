@@ -9,7 +9,9 @@ Prints, medians of --runs:
     border and key hints), as a user in tmux sees it (target <= 250 ms on 3.11), when tmux is installed;
   * key to frame: one key press to the laid-out frame, in process (press, rows, layout, ANSI encoding;
     curses' own diff-and-write of ~30 lines is not included) (target <= 30 ms);
-  * idle refresh: CPU of one refresh tick when nothing changed (stat the files, lay out) (target <= 10 ms).
+  * idle refresh: CPU of one refresh tick when nothing changed (stat the files, lay out) (target <= 10 ms);
+  * player page: Enter on a row to its page's frame (standings in 3 windows, 7-day movement, 36 months of
+    history from the monthly rollups), on ALL and on one cluster, in process; and Esc back.
 """
 import argparse
 import glob
@@ -29,8 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "src"), os.path.join(REPO, "vendor")]
 
-from sb.store.layout import WINDOWS  # noqa: E402
-from sb.store.leaderboards import board_json  # noqa: E402
+from sb.store.layout import MOVES, WINDOWS  # noqa: E402
+from sb.store.leaderboards import board_json, moves_json  # noqa: E402
 
 CLUSTERS = ("alpha", "bravo", "charlie", "delta", "echo")
 
@@ -71,6 +73,11 @@ def make_root(path, users=10000, pool=20000, seed=1, clusters=CLUSTERS):
                 totals[group_key(n)] = counters_of(rng, jobs, elapsed, gpus)
             with open(os.path.join(boards, filename + ".json"), "wb") as handle:
                 handle.write(board_json(window, cluster, 3, totals, now, 100))
+        # the 7-day movement file: a fifth of the users had a job or three this week
+        week = {group_key(n): counters_of(rng, rng.randint(1, 3), rng.randint(60, 20000), rng.random() < 0.2)
+                for n in rng.sample(names, users // 5)}
+        with open(os.path.join(boards, MOVES + ".json"), "wb") as handle:
+            handle.write(moves_json(cluster, now // 86400, now, {window: week for window, _, _ in WINDOWS}))
         with open(os.path.join(state, "poll_cursor.json"), "w") as handle:
             handle.write('{"cluster": "%s", "last_success": %d}' % (cluster, now - 120))
     return path
@@ -150,6 +157,7 @@ def in_process(root, runs):
     from sb.ui.view import View, frame
     session = Session(Scores(root), Theme(), View(), time.time)
     session.height = 40
+    session.defer_moves = True      # as the curses loop: a new ranking's movement is worked out when idle
 
     def draw():
         return ansi_lines(frame(session.scene(), session.view, 140, 40), True)
@@ -161,7 +169,7 @@ def in_process(root, runs):
         files += 1
     print("read-ahead of the other windows while idle: {} files in {:.0f} ms (one file per idle moment)".format(
         files, (time.perf_counter() - begin) * 1e3))
-    keys = {}
+    keys, idle = {}, []
     for key in ("DOWN", "PGDN", "TAB", "m", "s", "s", "w", "w", "w", "g", "g", "/", "u", "9", "ESC", "END", "HOME"):
         times = []
         for _ in range(runs):
@@ -169,9 +177,17 @@ def in_process(root, runs):
             session.press(key)
             draw()
             times.append(time.perf_counter() - begin)
+            if session.has_idle_work():     # the movement column, filled in at the next idle moment
+                begin = time.perf_counter()
+                session.idle_work()
+                draw()
+                idle.append(time.perf_counter() - begin)
             if key in ("/", "u", "9"):   # typing: undo so each run types the same
                 session.press("ESC")
         keys.setdefault(key, []).extend(times)
+    if idle:
+        print("movement column of a new ranking, filled in when idle: median {:.0f} ms (max {:.0f}, {} times)".format(
+            statistics.median(idle) * 1e3, max(idle) * 1e3, len(idle)))
     cpu = []
     for _ in range(max(runs, 20)):
         begin = time.process_time()
@@ -179,6 +195,28 @@ def in_process(root, runs):
         draw()
         cpu.append(time.process_time() - begin)
     return keys, cpu
+
+
+def page_times(root, runs):
+    """Enter on the first row to the page's frame, and Esc back, on ALL and on one cluster (in process)."""
+    from sb.scores.board import Scores
+    from sb.scores.skills import Theme
+    from sb.ui.tui import Session
+    from sb.ui.view import View, frame
+    times = {}
+    for cluster in ("ALL", CLUSTERS[0]):
+        session = Session(Scores(root), Theme(), View(cluster=cluster), time.time)
+        session.height = 40
+        frame(session.scene(), session.view, 140, 40)
+        for _ in range(runs):
+            begin = time.perf_counter()
+            session.press("ENTER")
+            frame(session.scene(), session.view, 140, 40)
+            middle = time.perf_counter()
+            session.press("ESC")
+            frame(session.scene(), session.view, 140, 40)
+            times.setdefault(cluster, []).append((middle - begin, time.perf_counter() - middle))
+    return times
 
 
 def interpreters(extra):
@@ -246,6 +284,14 @@ def main():
             print("  {:<5} {:6.1f} ms  (max {:.1f} ms)".format(key, statistics.median(times) * 1e3, max(times) * 1e3))
         print("idle refresh, nothing changed: median {:.2f} ms CPU (target <= 10 ms)".format(
             statistics.median(cpu) * 1e3))
+        from bench_report import add_months
+        begin = time.time()
+        rows = add_months(root, CLUSTERS, 0.3)
+        print("player page: 36 months of monthly rollups added ({:,} rows, {:.0f} s)".format(rows, time.time() - begin))
+        for cluster, pairs in page_times(root, args.runs).items():
+            print("  Enter on {:<7} {:6.0f} ms to the page (max {:.0f}), Esc back {:.1f} ms".format(
+                cluster, statistics.median(p[0] for p in pairs) * 1e3, max(p[0] for p in pairs) * 1e3,
+                statistics.median(p[1] for p in pairs) * 1e3))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -155,3 +155,19 @@ def test_a_poll_on_the_next_day_rewrites_the_movement_file(demo_root, tmp_path):
     assert code == 0
     after = open(path, "rb").read()
     assert after != before and b'"day":20759' in after      # 2026-11-02 is day 20,759 since 1970
+
+
+def test_on_the_curses_board_a_new_rankings_movement_waits_for_an_idle_moment(demo_root):
+    """A key must not wait for the movement of its new ranking: the column is blank until idle_work."""
+    s = Session(Scores(demo_root), Theme(), view.View(window="30d"), cli.clock_from(DEMO_NOW))
+    s.defer_moves = True
+    first = s.scene().then_ranks                  # the first ranking's is worked out at once
+    assert first == movement.then_ranks(s.scores, Theme(), BOTH, "30d", "user", "clock_hours")
+    s.press("m")
+    pending = s.scene()
+    assert pending.then_ranks is view.MOVES_PENDING and s.has_idle_work()
+    lines = view.plain(view.frame(pending, s.view, 120, 30))
+    assert " 7d " in lines[4] and all(line[12:16].strip() == "" for line in lines[5:15])   # blank, not "new"
+    assert s.idle_work() and not s.has_idle_work()
+    assert s.scene().then_ranks == movement.then_ranks(s.scores, Theme(), BOTH, "30d", "user", "elapsed_hours")
+    assert not s.idle_work()

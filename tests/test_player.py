@@ -194,7 +194,7 @@ def hand_page():
 
 
 def player_skills():
-    from sb.ui.page import PAGE_SKILLS
+    from sb.scores.player import PAGE_SKILLS
     return PAGE_SKILLS
 
 
@@ -280,3 +280,33 @@ def test_the_textual_board_shows_the_page_too(demo_root):
     second, opened, closed = asyncio.run(drive())
     assert "Player {} on ALL".format(second) in opened and "Personal bests" in opened
     assert "Personal bests" not in closed
+
+
+# ---- golden frames of every view and the page at 80x24 and 160x50 (issue 12's tests) ----------------------
+
+def view_scene(by):
+    """The test_view counters as players, clans or partitions; a group's members are written out."""
+    from test_view import ALICE, BOB, CAROL_ALL, DAVE
+    names = {"user": ("alice", "dave", "bob", "carol"), "account": ("physics", "chem", "bio", "math"),
+             "partition": ("gpu", "cpu", "highmem", "debug")}[by]
+    members = dict(zip(names, (3, 12, 1, 2)))
+    rows = list(zip((1, 2, 3, 4), names, (ALICE, DAVE, BOB, CAROL_ALL)))
+    counters = {name: c for _, name, c in rows}
+    return view.Scene([(rank, name) for rank, name, _ in rows], 4, counters.__getitem__, BOTH,
+                      [("hammer", 240, False, ""), ("negishi", 7200, True, "")], [], Theme(), False,
+                      max(len(name) for name in names), by=by, members=None if by == "user" else members.get)
+
+
+@pytest.mark.parametrize("by", ["user", "account", "partition"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_every_view_matches_its_golden_frame(by, size):
+    the_view = view.View()
+    the_view.by = by
+    lines = view.frame(view_scene(by), the_view, *size)
+    assert view.plain(lines) == golden("view-{}-{}x{}.txt".format(by, *size))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_the_page_matches_its_golden_frames(size):
+    lines = view.frame(_scene_with(hand_page()), _player_view(), *size)
+    assert view.plain(lines) == golden("player-alice-{}x{}.txt".format(*size))

@@ -118,3 +118,36 @@ def test_csv_is_the_json_rows_in_order(demo_root, by):
     assert table[0] == list(rows[0]) and len(table) == len(rows) + 1
     for line, row in zip(table[1:], rows):
         assert line == ["" if v is None else str(v) for v in row.values()]
+
+
+def test_ranking_in_columns_equals_ranking_player_by_player():
+    """whois ranks on columns (store.counters.derived_columns, C loops); the same figures row by row with
+    store.counters.derived and skills.level, and ranks by a plain sort, must agree on random rows."""
+    import random
+    from sb.scores import whois
+    from sb.scores.skills import Theme
+    from sb.store.counters import COLUMNS, DERIVED, derived, derived_columns
+    rng = random.Random(7)
+    rows = [[rng.choice([0, 0, 1, rng.randint(0, 10 ** rng.randint(1, 15))]) for _ in COLUMNS] for _ in range(400)]
+    columns = {name: [row[n] for row in rows] for n, name in enumerate(COLUMNS)}
+    fast = derived_columns(columns)
+    for n, row in enumerate(rows):
+        for figure, value in derived(row).items():
+            assert fast[figure][n] == value and type(fast[figure][n]) is type(value), (n, figure)
+    theme = Theme()
+
+    class Table:
+        def column(self, index):
+            return {"u{:03d}".format(n): row[index] for n, row in enumerate(rows)}
+    names = sorted("u{:03d}".format(n) for n in range(len(rows)))
+    values = whois._Columns(Table(), names).every_metric(theme)
+    assert values["total_level"] == [theme.total_level(rows[int(u[1:])]) for u in names]
+    assert values["total_xp"] == [theme.total_xp(rows[int(u[1:])]) for u in names]
+    allowed = [rng.random() < 0.8 for _ in names]
+    for metric in ("total_level", "jobs", "cpu_efficiency", "avg_wait_hours") + DERIVED[:2]:
+        column = values[metric]
+        for at in (0, 17, 399):
+            ok = [n for n in range(len(names)) if column[n] is not None and allowed[n]]
+            order = sorted(ok, key=lambda n: (-column[n], n))
+            want = order.index(at) + 1 if at in ok else None
+            assert whois._rank(column, at, allowed) == (want, len(ok)), (metric, at)

@@ -7,17 +7,20 @@ from sb.scores.board import ALL, WINDOW_NAMES
 from sb.scores.history import last_months, name_months
 from sb.scores.live import now_playing
 from sb.scores.movement import move_text, then_table
-from sb.scores.skills import ACHIEVEMENTS, RATIOS
+from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, RATIOS
 from sb.scores.whois import standing_entries
 from sb.store.counters import INDEX, add_into, all_metrics, zero
 
 MONTHS = 36                     # history and personal bests look back this far (the page draws the last 12+)
+# what the page ranks: the total level, the achievements, then efficiency and waste (plain columns are the board's)
+PAGE_SKILLS = ACHIEVEMENTS + EFFICIENCY_NAMES
+PAGE_METRICS = ("total_level",) + PAGE_SKILLS
 FIELDS = {"user": "username", "account": "account", "partition": "partition"}
 
 Page = collections.namedtuple("Page", "name by cluster clusters standings months history split problems moves now")
 Page.__new__.__defaults__ = ({}, None)
 Page.__doc__ = """name and by (user, account or partition), on `cluster` (a name or ALL: `clusters` summed);
-standings {(window, metric): whois entry (value, rank, of, level)}; months ["YYYY-MM"] oldest first; history
+standings {(window, metric): whois entry (value, rank, of, level)} of PAGE_METRICS; months ["YYYY-MM"] oldest first; history
 {cluster: [counters per month]}; split {cluster: all-time counters}; problems: months that could not be read
 (they count 0); moves {(window, metric): "+3", "-2", "=", "new" or ""} over the last 7 days, empty when a
 cluster has no movement file; now: the clusters' live snapshots (scores.live.Now), for a player only."""
@@ -27,11 +30,13 @@ def player_page(scores, theme, name, cluster, by, now, min_core_hours=10, count=
     clusters = list(scores.clusters) if cluster == ALL else [cluster]
     standings, moves = {}, {}
     for window in WINDOW_NAMES:
-        for entry in standing_entries(scores, theme, name, clusters, cluster, window, min_core_hours, by):
+        for entry in standing_entries(scores, theme, name, clusters, cluster, window, min_core_hours, by,
+                                      metrics=PAGE_METRICS):
             standings[window, entry["metric"]] = entry
         then = then_table(scores, clusters, window, by)
         if then is not None:
-            for entry in standing_entries(scores, theme, name, clusters, cluster, window, min_core_hours, by, then):
+            for entry in standing_entries(scores, theme, name, clusters, cluster, window, min_core_hours, by, then,
+                                          PAGE_METRICS):
                 key = window, entry["metric"]
                 moves[key] = move_text(standings[key]["rank"], entry["rank"])
     months = last_months(now, count)

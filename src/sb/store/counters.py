@@ -88,6 +88,24 @@ def derived(counters):
     }
 
 
+def derived_columns(columns):
+    """derived() of many rows at once, {figure: [value per row]}, from the counter columns it reads
+    ({name: [value per row]}): the same arithmetic, a list per figure instead of a dict per row (ranking one
+    player among 10k on every figure)."""
+    jobs, cpu_s, used_ms = columns["jobs"], columns["cpu_s"], columns["cpu_used_ms"]
+    req_b_s, used_b_s = columns["req_mem_b_s"], columns["used_mem_b_s"]
+    return {
+        "cpu_efficiency": [u / (c * 1000) if c else None for u, c in zip(used_ms, cpu_s)],
+        "mem_efficiency": [u / r if r else None for u, r in zip(used_b_s, req_b_s)],
+        "time_efficiency": [e / t if t else None for e, t in zip(columns["limited_elapsed_s"], columns["timelimit_s"])],
+        "gpu_efficiency": [b / (g * 100) if g else None for b, g in zip(columns["gpu_busy_pct_s"],
+                                                                        columns["gpu_sampled_s"])],
+        "cpu_wasted_hours": [max(0, c * 1000 - u) / (HOUR * 1000) for u, c in zip(used_ms, cpu_s)],
+        "mem_wasted_gb_hours": [max(0, r - u) / (MB * HOUR * 1024) for u, r in zip(used_b_s, req_b_s)],
+        "avg_wait_hours": [w / (j * HOUR) if j else None for w, j in zip(columns["wait_s"], jobs)],
+    }
+
+
 def all_metrics(counters):
     """to_metrics and derived in one mapping: every key a row of `tui --json` carries."""
     metrics = to_metrics(counters)

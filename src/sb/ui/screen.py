@@ -171,6 +171,7 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
     next_refresh = time.monotonic() + refresh_sec
     preloading = True
     session.show_moves = False      # the first frame comes sooner without it (movement files are read while idle)
+    session.defer_moves = True      # and a key's frame does not wait for a new ranking's movement
     while True:
         height, width = screen.getmaxyx()
         session.height = height
@@ -178,7 +179,8 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         if lines != shown:
             _draw(curses, screen, lines, styles)
             shown = lines
-        screen.timeout(0 if preloading else max(int((next_refresh - time.monotonic()) * 1000), 0))
+        busy = preloading or session.has_idle_work()
+        screen.timeout(0 if busy else max(int((next_refresh - time.monotonic()) * 1000), 0))
         try:
             key = screen.get_wch()
         except curses.error:    # no key: read ahead the other windows' files, or it is time to look at the files
@@ -187,6 +189,8 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
             if preloading:
                 preloading = session.scores.preload()
                 session.show_moves = not preloading     # the movement column once every board is read
+                continue
+            if session.idle_work():
                 continue
             if _terminal_gone():    # closed without a SIGHUP (ignored, or not sent): reads would spin
                 _hang_up(signal.SIGHUP, None)

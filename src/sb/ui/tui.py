@@ -9,10 +9,10 @@ from fractions import Fraction
 from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, Scores, check_root, eligible, standing, standings_of
 from sb.scores.live import now_playing
 from sb.scores.movement import then_ranks
-from sb.scores.player import player_page
+from sb.scores.player import PAGE_SKILLS, player_page
 from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
-from sb.ui.page import PAGE_SKILLS
-from sb.ui.view import SORT_KEYS, Scene, View, age_text, body_height, column_at, page_keys, scroll_top
+from sb.ui.view import (MOVES_PENDING, SORT_KEYS, Scene, View, age_text, body_height, column_at, page_keys,
+                        scroll_top)
 
 _WINDOW_WORDS = {"alltime": "all time", "30d": "the last 30 days", "365d": "the last 365 days"}
 
@@ -227,7 +227,56 @@ class Prompts:
         self._keeping_cursor(change)
 
 
-class Session(Moves, Switches, PlayerPages, Prompts):
+class Extras:
+    """The 7-day movement and Now columns, for a Session (it needs view, scores, theme, table(), clusters()
+    and min_core_hours): what they show, and the movement worked out at an idle moment on the curses board."""
+
+    def then_ranks(self):
+        """{name: rank} on the sorted skill 7 days ago, for the movement column; None: no column. With
+        defer_moves (the curses board) a new ranking's is left for an idle moment (idle_work), so that a key
+        is not slowed by it: meanwhile the column is there but blank (MOVES_PENDING)."""
+        view = self.view
+        if not self.show_moves or view.sort == "user":
+            return None
+        if self._moves_key() != self._then_key:
+            if self.defer_moves and self._then_key is not None:
+                self._then_wanted = True
+                return MOVES_PENDING if self._then is not None else None
+            self._work_out_moves()
+        return self._then
+
+    def _moves_key(self):
+        return self.table(), self.view.sort, self.view.window, self.view.by, tuple(self.clusters())
+
+    def _work_out_moves(self):
+        view = self.view
+        self._then = then_ranks(self.scores, self.theme, self.clusters(), view.window, view.by, view.sort,
+                                self.min_core_hours)
+        self._then_key = self._moves_key()
+
+    def has_idle_work(self):
+        return self._then_wanted
+
+    def idle_work(self):
+        """Work left for an idle moment (the movement column of a new ranking); True when the frame changed."""
+        if not self._then_wanted:
+            return False
+        self._then_wanted = False
+        if self.show_moves and self.view.sort != "user" and self._moves_key() != self._then_key:
+            self._work_out_moves()
+        return True
+
+    def live(self, playing):
+        """{user: running, pending, CPUs, GPUs} of those running now on the fresh snapshots (scores.live.Now)
+        of the clusters shown (players only; opted-out users never), or None when nobody is: no Now column."""
+        if self.view.by != "user":
+            return None
+        out = self.scores.opted_out()
+        running = {user: entry for user, entry in playing.users.items() if entry["running"] and user not in out}
+        return running or None
+
+
+class Session(Moves, Switches, PlayerPages, Prompts, Extras):
     """One open board: what is on disk, what the user asked to see, and the rows that makes."""
 
     def __init__(self, scores, theme, view, clock, poll_interval=600, pattern=None, tip=False, me=None,
@@ -245,7 +294,9 @@ class Session(Moves, Switches, PlayerPages, Prompts):
         self._name_width = 0            # the longest name among the rows, for the user column
         self.player = None              # the open player page (scores.player.Page)
         self.show_moves = True          # the 7-day movement column (curses: once the files are preloaded)
+        self.defer_moves = False        # curses: a new ranking's movement waits for an idle moment
         self._then = self._then_key = None
+        self._then_wanted = False
 
     # ---- what is shown ----------------------------------------------------------------------
 
@@ -296,27 +347,6 @@ class Session(Moves, Switches, PlayerPages, Prompts):
                      self._name_width, self.pattern, "" if rows else self.why_empty(), self.view.by,
                      table.users if self.view.by != "user" else None, self.view.page, self.min_core_hours * 3600,
                      self.player, self.show_efficiency, self.then_ranks(), self.live(playing))
-
-    def then_ranks(self):
-        """{name: rank} on the sorted skill 7 days ago, for the movement column; None: no column."""
-        view = self.view
-        if not self.show_moves or view.sort == "user":
-            return None
-        key = (self.table(), view.sort, view.window, view.by, tuple(self.clusters()))
-        if key != self._then_key:
-            self._then = then_ranks(self.scores, self.theme, self.clusters(), view.window, view.by, view.sort,
-                                    self.min_core_hours)
-            self._then_key = key
-        return self._then
-
-    def live(self, playing):
-        """{user: running, pending, CPUs, GPUs} of those running now on the fresh snapshots (scores.live.Now)
-        of the clusters shown (players only; opted-out users never), or None when nobody is: no Now column."""
-        if self.view.by != "user":
-            return None
-        out = self.scores.opted_out()
-        running = {user: entry for user, entry in playing.users.items() if entry["running"] and user not in out}
-        return running or None
 
     def why_empty(self):
         """Why the board shows nobody: every player hidden by --user or the filter, or nobody with min_jobs."""

@@ -29,6 +29,7 @@ SKILL_WIDTH = 8         # "12.3k 78": humanized value (at most 5) and the level
 PLAIN_WIDTH = 5         # a plain column (no level): the humanized value
 TOTAL_WIDTH = 5
 MOVE_WIDTH = 3          # the 7-day rank movement: "+12", "-3", "new", "="
+MOVES_PENDING = {}      # Scene.then_ranks while a new ranking's movement is being worked out: blank cells
 USER_WIDTH = (4, 12)    # a name column between these widths; longer names end in the `more` glyph
 MIN_WIDTH, MIN_HEIGHT = 30, 7
 
@@ -439,7 +440,7 @@ def _row(row, scene, columns, view, g, is_cursor):
             hit = view.search and view.search.lower() in user.lower()
             parts.append((name.ljust(column.width), "match" if hit and not is_cursor else base))
         elif column.key == "move":
-            text = move_text(rank, scene.then_ranks.get(user))
+            text = "" if scene.then_ranks is MOVES_PENDING else move_text(rank, scene.then_ranks.get(user))
             style = base if is_cursor else "up" if text[:1] in "+n" and text else "down" if text[:1] == "-" else "dim"
             parts.append((text.rjust(column.width), style))
         elif column.key == "level":

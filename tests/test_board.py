@@ -1,4 +1,5 @@
 """The one-shot board (`tui --backend ansi`, `--json`): ranks for a cluster or ALL, every window, vs the oracle."""
+import glob
 import io
 import json
 import os
@@ -344,3 +345,42 @@ def test_a_board_empty_because_its_file_is_damaged_says_so(tmp_path):
     assert "no players: cannot read hammer (damaged file)" in out.getvalue()
     assert "hammer damaged file" in out.getvalue().splitlines()[2]          # the Data line
     assert "not valid JSON" in err.getvalue()
+
+
+def test_a_sealed_board_file_is_read_lazily_and_equals_the_whole_parse(root, tmp_path):
+    """The first frame parses only what it shows (names, the usage columns of the rows drawn); what it reads
+    must be exactly what a whole json parse with every value checked gives, for every table."""
+    from sb.scores import board as board_mod
+    from sb.store.leaderboards import board_json
+    odd = str(tmp_path / "odd.json")
+    with open(odd, "wb") as handle:     # a cluster name that needs escapes, a group of one
+        handle.write(board_json("alltime", 'we"ird\\name', 2, {("a", "x", "p"): list(range(1, 21))}, 0))
+    paths = glob.glob(os.path.join(root, "clusters", "*", "agg", "leaderboards", "*.json")) + [odd]
+    for path in paths:
+        if "moves-7d" in path:
+            continue
+        lazy, whole = board_mod._parse_board(path), board_mod._parsed_board(path)
+        assert type(lazy.columns).__name__ == "_Lines", path
+        assert (lazy.min_jobs, lazy.names, list(lazy.columns)) == (whole.min_jobs, whole.names, whole.columns)
+        for by in ("account", "partition"):
+            assert lazy.groups[by] == whole.groups[by], (path, by)
+    plain = str(tmp_path / "plain.json")          # no checksum: read whole and checked
+    with open(plain, "wb") as handle:
+        handle.write(open(paths[0], "rb").read().rsplit(b',"crc32"', 1)[0] + b"}\n")
+    assert type(board_mod._parse_board(plain).columns) is list
+
+
+def test_the_first_usage_frame_leaves_the_efficiency_columns_unparsed(root):
+    from sb.scores.board import Scores
+    from sb.scores.skills import Theme
+    from sb.store.counters import INDEX
+    from sb.ui import tui, view
+    s = tui.Session(Scores(root), Theme(), view.View(), cli.clock_from(NOW))
+    view.frame(s.scene(), s.view, 160, 40)
+    boards = [b for _, b in (s.scores._board(c, "alltime") for c in s.scores.clusters)]
+    parsed = {i for b in boards for i, column in enumerate(b.columns._parsed) if column is not None}
+    assert INDEX["cpu_s"] in parsed and INDEX["cpu_used_ms"] not in parsed and INDEX["gpu_busy_pct_s"] not in parsed
+    assert all("account" not in b.groups for b in boards)       # nor a group table
+    s.press("p")                                                # the efficiency page reads them
+    view.frame(s.scene(), s.view, 160, 40)
+    assert all(b.columns._parsed[INDEX["cpu_used_ms"]] is not None for b in boards)

@@ -194,7 +194,7 @@ def hand_page():
 
 
 def player_skills():
-    from sb.scores.player import PAGE_SKILLS
+    from sb.scores.skills import PAGE_SKILLS
     return PAGE_SKILLS
 
 

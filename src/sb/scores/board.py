@@ -5,6 +5,7 @@ import fnmatch
 import glob
 import json
 import os
+import re
 from itertools import chain
 
 from sb.optout import read_optout_file
@@ -208,19 +209,16 @@ class Table:
         return summed
 
     def counters(self, user):
-        """A user's ten counters, summed over the boards."""
-        total = self._counters.get(user)
-        if total is None:
+        """A user's counters summed over the boards: a row whose counters are summed (and their columns
+        parsed) when first read, so a usage page never parses the efficiency columns."""
+        row = self._counters.get(user)
+        if row is None:
             if self._index is None:
                 self._index = [dict(zip(b.names, range(len(b.names)))) for b in self._boards]
-            total = [0] * WIDTH
-            for board, index in zip(self._boards, self._index):
-                at = index.get(user)
-                if at is not None:
-                    total = [t + column[at] for t, column in zip(total, board.columns)]
-            self._counters[user] = total
-        return total
-
+            places = [(board.columns, index[user]) for board, index in zip(self._boards, self._index)
+                      if user in index]
+            row = self._counters[user] = Row(places)
+        return row
 
     def users(self, name):
         """How many distinct users a group (account or partition) has over the boards: the union."""
@@ -230,6 +228,35 @@ class Table:
                 for group, members in zip(board.names, board.members):
                     self._members.setdefault(group, set()).update(board.users[i] for i in members)
         return len(self._members.get(name, ()))
+
+
+class Row:
+    """A name's counters over some boards (a sequence of WIDTH integers), each summed when first read."""
+    __slots__ = ("_places", "_values")
+
+    def __init__(self, places):
+        self._places = places           # [(a board's columns, the name's position in them)]
+        self._values = [None] * WIDTH
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(WIDTH)[index]]
+        value = self._values[index]
+        if value is None:
+            value = self._values[index] = sum(columns[index][at] for columns, at in self._places)
+        return value
+
+    def __len__(self):
+        return WIDTH
+
+    def __iter__(self):
+        return (self[i] for i in range(WIDTH))
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def __repr__(self):
+        return "Row({})".format(list(self))
 
 
 def _sum_column(boards, index):
@@ -291,8 +318,104 @@ def _load(path):
 
 
 def _parse_board(path):
-    """A leaderboard file's min_jobs and tables; anything else is a one-line error naming it. The values of
-    a file whose checksum holds are not checked one by one: the board reads every file at its first frame."""
+    """A leaderboard file's min_jobs and tables; anything else is a one-line error naming it. A file as the
+    collector writes it, whose checksum holds, is read lazily (_lazy_board); any other is parsed and checked
+    value by value."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except PermissionError:
+        raise
+    except OSError as err:
+        raise ValueError("{}: cannot read ({}); check its permissions".format(path, err.strerror))
+    board = _lazy_board(data, path)
+    return board if board is not None else _parsed_board(path)
+
+
+_TABLE = b'\n"table":{"columns":'
+_GROUP_MARKS = {"account": b',\n"accounts":', "partition": b',\n"partitions":'}
+_MIN_JOBS = re.compile(rb'^\{"asof":"[^"]*","window":"[^"]*","cluster":"(?:[^"\\]|\\.)*","min_jobs":(\d+),')
+
+
+def _lazy_board(data, path):
+    """The Board of a sealed file laid out as store.leaderboards.board_json writes it, or None for any other
+    shape. The checksum is checked over the whole file; then only the user table's name line is parsed, each
+    counter column when first asked for (a column is one JSON line), the group tables when a clan or
+    partition view first asks, and the top-N lists never (the board ranks its own): at the first frame of a
+    usage page that is under half of the file's bytes."""
+    if data.rfind(MARK) < 0:
+        return None
+    body = unseal(data, path)[:data.rfind(MARK)]
+    head = _MIN_JOBS.match(body)
+    start = body.find(_TABLE)
+    marks = {by: body.find(mark) for by, mark in _GROUP_MARKS.items()}
+    if not head or start < 0 or not start < marks["account"] < marks["partition"]:
+        return None
+    names, columns = _lazy_table(body[start + len(_TABLE) - len(b'{"columns":'):marks["account"]], "user")
+    if names is None:
+        return None
+    raw = {"account": body[marks["account"] + len(_GROUP_MARKS["account"]):marks["partition"]],
+           "partition": body[marks["partition"] + len(_GROUP_MARKS["partition"]):]}
+    return Board(int(head.group(1)), names, columns, _LazyGroups(raw, names, path))
+
+
+def _lazy_table(text, by):
+    """(names, _Lines of the counter columns) of a table '{"columns":[..],"data":[\n<line>,\n...\n]..}', or
+    (None, None) when it is not laid out so."""
+    opening = b'{"columns":%s,"data":[\n' % json.dumps([by] + list(COLUMNS), separators=(",", ":")).encode()
+    end = text.find(b"\n]", len(opening))
+    if not text.startswith(opening) or end < 0:
+        return None, None
+    lines = text[len(opening):end].split(b",\n")
+    if len(lines) != WIDTH + 1:
+        return None, None
+    names = json.loads(lines[0].decode("utf-8"))
+    return names, _Lines(lines[1:], len(names))
+
+
+class _Lines:
+    """A table's counter columns (a sequence of WIDTH lists), each parsed from its JSON line when first read."""
+
+    def __init__(self, lines, length):
+        self._lines, self._length = lines, length
+        self._parsed = [None] * len(lines)
+
+    def __getitem__(self, index):
+        found = self._parsed[index]
+        if found is None:
+            found = self._parsed[index] = json.loads(self._lines[index])
+            if len(found) != self._length:      # the checksum held: only a writer's bug can get here
+                raise ValueError("a counter column of {} values for {} names".format(len(found), self._length))
+        return found
+
+    def __len__(self):
+        return len(self._lines)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+class _LazyGroups(dict):
+    """{by: Group} of a board file, each table parsed when first asked for."""
+
+    def __init__(self, raw, users, path):
+        super().__init__()
+        self._raw, self._users, self._path = raw, users, path
+
+    def __missing__(self, by):
+        doc = json.loads(self._raw[by].decode("utf-8"))
+        if doc.get("columns") != [by] + list(COLUMNS):
+            raise ValueError("{}: no {} table; run `slurm-sb rebuild --cluster NAME` to rewrite it".format(
+                self._path, by))
+        names, columns = _columns(doc, self._path, False)
+        if not _member_lists(doc.get("members"), len(names), len(self._users), False):
+            raise ValueError("{}: damaged {} members; run `slurm-sb rebuild --cluster NAME`".format(self._path, by))
+        group = self[by] = Group(names, columns, doc["members"], self._users)
+        return group
+
+
+def _parsed_board(path):
+    """A board file read whole, every value checked (no checksum, or not laid out as the collector does)."""
     doc, sealed = _load(path)
     table = doc.get("table") if isinstance(doc, dict) else None
     if not isinstance(table, dict) or table.get("columns") != ["user"] + list(COLUMNS):

@@ -7,13 +7,11 @@ from sb.scores.board import ALL, WINDOW_NAMES
 from sb.scores.history import last_months, name_months
 from sb.scores.live import now_playing
 from sb.scores.movement import move_text, then_table
-from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, RATIOS
+from sb.scores.skills import ACHIEVEMENTS, PAGE_SKILLS, RATIOS
 from sb.scores.whois import standing_entries
 from sb.store.counters import INDEX, add_into, all_metrics, zero
 
 MONTHS = 36                     # history and personal bests look back this far (the page draws the last 12+)
-# what the page ranks: the total level, the achievements, then efficiency and waste (plain columns are the board's)
-PAGE_SKILLS = ACHIEVEMENTS + EFFICIENCY_NAMES
 PAGE_METRICS = ("total_level",) + PAGE_SKILLS
 FIELDS = {"user": "username", "account": "account", "partition": "partition"}
 

@@ -47,6 +47,7 @@ LONG_NAMES = dict({s[0]: s[3] for s in SKILLS}, **{s[0]: s[2] for s in EFFICIENC
 UNITS = {s[0]: s[4] for s in SKILLS}
 DEFAULT_XP = {s[0]: s[5] for s in SKILLS if s[5] is not None}
 ACHIEVEMENTS = tuple(s[0] for s in SKILLS if s[5] is not None)     # the skills with XP and a level
+PAGE_SKILLS = ACHIEVEMENTS + EFFICIENCY_NAMES   # what a player page ranks (the plain columns are the board's)
 MEMORY = frozenset(s[0] for s in SKILLS if s[6])
 # where each skill's integer counter sits in a table row, and what it is divided by to get the metric
 COLUMN_OF = {s[0]: COLUMNS.index(s[1]) for s in SKILLS}

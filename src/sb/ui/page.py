@@ -3,8 +3,8 @@ skill's value, level, rank N/M and 7-day movement in each window, a monthly hist
 skill, personal bests and the split per cluster. ui.view boxes and scrolls them like the help page."""
 import textwrap
 
-from sb.scores.player import PAGE_SKILLS, cluster_figures, monthly_values, personal_bests
-from sb.scores.skills import ACHIEVEMENTS, LABELS, LONG_NAMES, MEMORY, RATIOS, humanize
+from sb.scores.player import cluster_figures, monthly_values, personal_bests
+from sb.scores.skills import ACHIEVEMENTS, LABELS, LONG_NAMES, MEMORY, PAGE_SKILLS, RATIOS, humanize
 
 WINDOWS = (("alltime", "all time"), ("30d", "30 days"), ("365d", "365 days"))
 NOUNS = {"user": "player", "account": "clan", "partition": "partition"}

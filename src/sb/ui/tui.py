@@ -9,8 +9,8 @@ from fractions import Fraction
 from sb.scores.board import ALL, STALE_POLLS, WINDOW_NAMES, Scores, check_root, eligible, standing, standings_of
 from sb.scores.live import now_playing
 from sb.scores.movement import then_ranks
-from sb.scores.player import PAGE_SKILLS, player_page
-from sb.scores.skills import ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, SCALE_OF, load_theme
+from sb.scores.skills import (ACHIEVEMENTS, EFFICIENCY_NAMES, LABELS, MEMORY, METRIC_NAMES, PAGE_SKILLS, SCALE_OF,
+                              load_theme)
 from sb.ui.view import (MOVES_PENDING, SORT_KEYS, Scene, View, age_text, body_height, column_at, page_keys,
                         scroll_top)
 
@@ -155,6 +155,7 @@ class PlayerPages:
             self.view.player_metric = self.view.sort
 
     def _read_page(self, name):
+        from sb.scores.player import player_page     # here: the first frame need not import the page's modules
         return player_page(self.scores, self.theme, name, self.view.cluster, self.view.by, self.clock(),
                            self.min_core_hours, stale_after=STALE_POLLS * self.poll_interval)
 

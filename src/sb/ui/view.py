@@ -6,7 +6,6 @@ from sb.scores.movement import move_text
 from sb.scores.skills import (ACHIEVEMENTS, COLUMN_OF, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS,
                               amount_text, cell_text, efficiency_cell_level, humanize, level, value_of, xp_text,
                               xp_to_next)
-from sb.ui.page import page_lines
 
 CPU_S = COLUMN_OF["clock_hours"]    # the core-seconds held, for the efficiency page's floor
 # The sortable columns in screen order; Tab walks those of the page shown (p flips the page).
@@ -129,8 +128,11 @@ def frame(scene, view, width, height, glyphs="unicode", printing=False):
     body = max(len(scene.rows), 1) if printing else body_height(height)
     help_lines = []
     if view.mode in ("help", "player"):
-        help_lines = help_text(scene, inner) if view.mode == "help" else page_lines(
-            scene.player, view, inner, glyphs, scene.min_core_s / 3600, scene.show_efficiency)
+        if view.mode == "player":
+            from sb.ui.page import page_lines    # here, not at the top: the first frame need not import it
+            help_lines = page_lines(scene.player, view, inner, glyphs, scene.min_core_s / 3600, scene.show_efficiency)
+        else:
+            help_lines = help_text(scene, inner)
         top = help_scroll(view, len(help_lines), body + 1)
         shown = help_lines[top:top + body + 1]
         shown += [("", "")] * (body + 1 - len(shown))

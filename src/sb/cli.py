@@ -260,6 +260,16 @@ COMMANDS = {"poll": run_collector, "backfill": run_collector, "rebuild": run_col
             "whois": run_whois, "report": run_report, "doctor": run_doctor}
 
 
+def _one_line_errors():
+    """The errors every command reports in one line: imported when one happens, so that the board's start
+    does not import the collector's modules for their exception classes."""
+    from sb.collect.errors import CollectorError
+    from sb.collect.sacct import SacctError
+    from sb.store.data import Damaged
+    from sb.store.files import Unsafe
+    return config.ConfigError, CollectorError, Damaged, SacctError, Unsafe, ValueError
+
+
 def main(argv=None, env=None, out=None, err=None):
     env = os.environ if env is None else env
     if out is None:
@@ -275,23 +285,21 @@ def main(argv=None, env=None, out=None, err=None):
             return 0
         args = parser.parse_args(["tui"])   # on a terminal, no subcommand opens the board
 
-    from sb.collect.errors import CollectorError
-    from sb.collect.sacct import SacctError
-    from sb.store.data import Damaged
-    from sb.store.files import Unsafe
     try:
         return COMMANDS[args.command](args, env, out, err)
-    except (config.ConfigError, CollectorError, Damaged, SacctError, Unsafe, ValueError) as problem:
-        print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
-        return 2 if getattr(problem, "usage", False) else 1     # a bad option value is a usage error
-    except BrokenPipeError:  # `slurm-sb demo | head`: the reader left; that is not an error
-        sys.stderr = open(os.devnull, "w")
-        return 0
-    except OSError as problem:  # unreadable file, read-only or full root, a file where a directory should be
-        where = problem.filename or ""
-        print("slurm-sb {}: error: {}{} - check the path and its permissions".format(
-            args.command, where + ": " if where else "", problem.strerror or problem), file=err)
-        return 1
+    except Exception as problem:
+        if isinstance(problem, _one_line_errors()):
+            print("slurm-sb {}: error: {}".format(args.command, problem), file=err)
+            return 2 if getattr(problem, "usage", False) else 1     # a bad option value is a usage error
+        if isinstance(problem, BrokenPipeError):  # `slurm-sb demo | head`: the reader left; not an error
+            sys.stderr = open(os.devnull, "w")
+            return 0
+        if isinstance(problem, OSError):  # unreadable file, read-only or full root, a file for a directory
+            where = problem.filename or ""
+            print("slurm-sb {}: error: {}{} - check the path and its permissions".format(
+                args.command, where + ": " if where else "", problem.strerror or problem), file=err)
+            return 1
+        raise
     except KeyboardInterrupt:
         print("slurm-sb {}: interrupted; committed windows are kept, the rest is read next time".format(
             args.command), file=err)

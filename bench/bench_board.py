@@ -204,7 +204,7 @@ def page_times(root, runs):
     from sb.ui.tui import Session
     from sb.ui.view import View, frame
     times = {}
-    for cluster in ("ALL", CLUSTERS[0]):
+    for cluster in ("ALL", Scores(root).clusters[0]):
         session = Session(Scores(root), Theme(), View(cluster=cluster), time.time)
         session.height = 40
         frame(session.scene(), session.view, 140, 40)
@@ -244,16 +244,19 @@ def main():
     parser.add_argument("--pyz", default=os.path.join(REPO, "dist", "slurm-sb.pyz"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--python", action="append", default=[], help="another interpreter to time")
+    parser.add_argument("--clusters", type=int, default=len(CLUSTERS),
+                        help="clusters of 10,000 users (20: the scale-out case; targets 500 ms and 30 ms)")
     args = parser.parse_args()
+    clusters = CLUSTERS if args.clusters == len(CLUSTERS) else tuple("c{:02d}".format(n) for n in range(args.clusters))
     if not os.path.exists(args.pyz):
         raise SystemExit("{} not found: run `python3 build.py` first".format(args.pyz))
     work = tempfile.mkdtemp(prefix="sb-bench-board-")
     try:
         begin = time.time()
-        root = make_root(os.path.join(work, "root"))
+        root = make_root(os.path.join(work, "root"), clusters=clusters)
         size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(root, "clusters", "*", "agg", "*", "*")))
         print("root: {} clusters x 10,000 users, {:.1f} MB of leaderboard files (made in {:.1f} s)".format(
-            len(CLUSTERS), size / 1e6, time.time() - begin))
+            len(clusters), size / 1e6, time.time() - begin))
         env = dict(os.environ, TERM="xterm-256color", SHIV_ROOT=os.path.join(work, "shiv"))
         for python in interpreters(args.python):
             argv = [python, args.pyz, "tui", "--root", root]
@@ -286,7 +289,7 @@ def main():
             statistics.median(cpu) * 1e3))
         from bench_report import add_months
         begin = time.time()
-        rows = add_months(root, CLUSTERS, 0.3)
+        rows = add_months(root, clusters, 0.3)
         print("player page: 36 months of monthly rollups added ({:,} rows, {:.0f} s)".format(rows, time.time() - begin))
         for cluster, pairs in page_times(root, args.runs).items():
             print("  Enter on {:<7} {:6.0f} ms to the page (max {:.0f}), Esc back {:.1f} ms".format(

@@ -361,6 +361,8 @@ def test_a_sealed_board_file_is_read_lazily_and_equals_the_whole_parse(root, tmp
             continue
         lazy, whole = board_mod._parse_board(path), board_mod._parsed_board(path)
         assert type(lazy.columns).__name__ == "_Lines", path
+        for index in (0, 4, 19):       # one value at a time (split at commas) equals the parsed column
+            assert [lazy.columns.value(index, at) for at in range(len(lazy.names))] == whole.columns[index]
         assert (lazy.min_jobs, lazy.names, list(lazy.columns)) == (whole.min_jobs, whole.names, whole.columns)
         for by in ("account", "partition"):
             assert lazy.groups[by] == whole.groups[by], (path, by)
@@ -378,9 +380,12 @@ def test_the_first_usage_frame_leaves_the_efficiency_columns_unparsed(root):
     s = tui.Session(Scores(root), Theme(), view.View(), cli.clock_from(NOW))
     view.frame(s.scene(), s.view, 160, 40)
     boards = [b for _, b in (s.scores._board(c, "alltime") for c in s.scores.clusters)]
-    parsed = {i for b in boards for i, column in enumerate(b.columns._parsed) if column is not None}
-    assert INDEX["cpu_s"] in parsed and INDEX["cpu_used_ms"] not in parsed and INDEX["gpu_busy_pct_s"] not in parsed
+    def read(b, i):     # parsed whole (a ranking asked), or split for the values of the rows drawn
+        return b.columns._parsed[i] is not None or i in b.columns._tokens
+    assert all(b.columns._parsed[INDEX["cpu_s"]] is not None for b in boards)     # ranked on: parsed
+    assert all(read(b, INDEX["elapsed_s"]) for b in boards)                       # shown: at least split
+    assert not any(read(b, INDEX["cpu_used_ms"]) or read(b, INDEX["gpu_busy_pct_s"]) for b in boards)
     assert all("account" not in b.groups for b in boards)       # nor a group table
     s.press("p")                                                # the efficiency page reads them
     view.frame(s.scene(), s.view, 160, 40)
-    assert all(b.columns._parsed[INDEX["cpu_used_ms"]] is not None for b in boards)
+    assert all(read(b, INDEX["cpu_used_ms"]) for b in boards)

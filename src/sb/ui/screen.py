@@ -200,6 +200,9 @@ def _loop(curses, screen, session, refresh_sec, color, glyphs):
         name = keys.get(key, key if isinstance(key, str) else None)
         if name == "RESIZE":
             curses.update_lines_cols() if hasattr(curses, "update_lines_cols") else None
+            # repaint all of it: a frame drawn for the old size just before the terminal shrank wrapped on
+            # the screen, and curses, which does not know that, would only send what changed
+            screen.clear()
             shown = None
             continue
         if name == "REPAINT":       # Ctrl-L: draw everything again, whatever the terminal shows

@@ -350,7 +350,7 @@ def test_a_board_empty_because_its_file_is_damaged_says_so(tmp_path):
 def test_a_sealed_board_file_is_read_lazily_and_equals_the_whole_parse(root, tmp_path):
     """The first frame parses only what it shows (names, the usage columns of the rows drawn); what it reads
     must be exactly what a whole json parse with every value checked gives, for every table."""
-    from sb.scores import board as board_mod
+    from sb.scores import boardfile as board_mod
     from sb.store.leaderboards import board_json
     odd = str(tmp_path / "odd.json")
     with open(odd, "wb") as handle:     # a cluster name that needs escapes, a group of one
@@ -359,8 +359,8 @@ def test_a_sealed_board_file_is_read_lazily_and_equals_the_whole_parse(root, tmp
     for path in paths:
         if "moves-7d" in path:
             continue
-        lazy, whole = board_mod._parse_board(path), board_mod._parsed_board(path)
-        assert type(lazy.columns).__name__ == "_Lines", path
+        lazy, whole = board_mod.parse_board(path), board_mod._parsed_board(path)
+        assert type(lazy.columns).__name__ == "Lines", path
         for index in (0, 4, 19):       # one value at a time (split at commas) equals the parsed column
             assert [lazy.columns.value(index, at) for at in range(len(lazy.names))] == whole.columns[index]
         assert (lazy.min_jobs, lazy.names, list(lazy.columns)) == (whole.min_jobs, whole.names, whole.columns)
@@ -369,7 +369,7 @@ def test_a_sealed_board_file_is_read_lazily_and_equals_the_whole_parse(root, tmp
     plain = str(tmp_path / "plain.json")          # no checksum: read whole and checked
     with open(plain, "wb") as handle:
         handle.write(open(paths[0], "rb").read().rsplit(b',"crc32"', 1)[0] + b"}\n")
-    assert type(board_mod._parse_board(plain).columns) is list
+    assert type(board_mod.parse_board(plain).columns) is list
 
 
 def test_the_first_usage_frame_leaves_the_efficiency_columns_unparsed(root):

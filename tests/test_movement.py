@@ -61,7 +61,8 @@ def test_the_demo_has_movement_to_show(demo_root, demo_rows):
 
 
 def test_a_name_whose_jobs_all_came_this_week_is_new_and_one_whose_jobs_left_is_gone():
-    from sb.scores.board import Board, Table, standings_of
+    from sb.scores.board import Table, standings_of
+    from sb.scores.boardfile import Board
     from sb.store.counters import INDEX, WIDTH
     def column(values):
         return [values.get(name, 0) for name in ("ann", "bob", "cat")]

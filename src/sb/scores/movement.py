@@ -1,14 +1,15 @@
 """The 7-day movement files (store.leaderboards.moves_json) + a board → rank movement: the board as it
 stood at the end of the UTC day 7 days before its own (its figures less what those days changed), ranked
 by the same rules, against the board now. `+3`: three places up; `new`: ranked now, not then."""
-from sb.scores.board import BY, WINDOW_NAMES, eligible, load_sealed, standings_of
+from sb.scores.board import WINDOW_NAMES, eligible, standings_of
+from sb.scores.boardfile import BY, load
 from sb.store.counters import COLUMNS, WIDTH
 from sb.store.layout import ClusterPaths
 
 
 def parse_moves(path):
     """{window: {by: {name: delta counters}}} of a movement file; a one-line ValueError when damaged."""
-    doc, _ = load_sealed(path)
+    doc, _ = load(path)
     windows = doc.get("windows") if isinstance(doc, dict) else None
     try:
         return {window: {by: _rows(windows[window][by], by) for by in BY} for window in WINDOW_NAMES}

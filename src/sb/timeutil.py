@@ -75,3 +75,13 @@ def parse_when(text):
             continue
         return int(parsed.timestamp())
     raise ValueError("expected an epoch, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, got {!r}".format(text))
+
+
+def age_words(seconds):
+    """A duration the way the board and the report say how old something is: '45 s', '12 min', '3 h', '2 d'
+    (whole units, rounded down)."""
+    seconds = max(int(seconds), 0)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return "{} {}".format(seconds // size, unit)
+    return "{} s".format(seconds)

@@ -6,6 +6,7 @@ import pkgutil
 
 from sb.compat import vendored_file
 from sb.scores.skills import humanize
+from sb.timeutil import age_words
 
 # Every fetch is forbidden: scripts and styles only inline, pictures only data: URIs (the crown).
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; " \
@@ -55,12 +56,7 @@ def header(data):
 
 def age_text(seconds):
     """'45 s', '12 min', '3 h', '2 d' old; 'no data' when never polled."""
-    if seconds is None:
-        return "no data"
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return "{} {} old".format(int(seconds // size), unit)
-    return "{} s old".format(max(0, int(seconds)))
+    return "no data" if seconds is None else age_words(seconds) + " old"
 
 
 def board_table(key, board, skills):

@@ -5,6 +5,7 @@ import textwrap
 
 from sb.scores.player import cluster_figures, monthly_values, personal_bests
 from sb.scores.skills import ACHIEVEMENTS, LABELS, LONG_NAMES, MEMORY, PAGE_SKILLS, RATIOS, humanize
+from sb.timeutil import age_words
 
 WINDOWS = (("alltime", "all time"), ("30d", "30 days"), ("365d", "365 days"))
 NOUNS = {"user": "player", "account": "clan", "partition": "partition"}
@@ -43,15 +44,10 @@ def _now(page):
         what = "nothing running or pending" if not mine else "{:,} running ({:,} CPUs{}), {:,} pending".format(
             mine["running"], mine["cpus"], ", {:,} GPUs".format(mine["gpus"]) if mine["gpus"] else "",
             mine["pending"])
-        lines.append((" Now: {} on {} (squeue {} ago)".format(what, where, _age(age)), "value"))
+        lines.append((" Now: {} on {} (squeue {} ago)".format(what, where, age_words(age)), "value"))
     for cluster, age in page.now.stale:
-        lines.append((" Now on {}: unknown, its squeue snapshot is {} old (stale)".format(cluster, _age(age)), "warn"))
+        lines.append((" Now on {}: unknown, its squeue snapshot is {} old (stale)".format(cluster, age_words(age)), "warn"))
     return lines
-
-
-def _age(seconds):
-    return "{:.0f} s".format(seconds) if seconds < 120 else "{:.0f} min".format(seconds / 60) if seconds < 7200 \
-        else "{:.0f} h".format(seconds / 3600) if seconds < 172800 else "{:.0f} d".format(seconds / 86400)
 
 
 def figure(metric, value):

@@ -6,6 +6,7 @@ from sb.scores.movement import move_text
 from sb.scores.skills import (ACHIEVEMENTS, COLUMN_OF, EFFICIENCY_NAMES, LABELS, LONG_NAMES, METRIC_NAMES, RATIOS,
                               amount_text, cell_text, efficiency_cell_level, humanize, level, value_of, xp_text,
                               xp_to_next)
+from sb.timeutil import age_words
 
 CPU_S = COLUMN_OF["clock_hours"]    # the core-seconds held, for the efficiency page's floor
 # The sortable columns in screen order; Tab walks those of the page shown (p flips the page).
@@ -333,11 +334,8 @@ def _ages(scene, g, inner):
 
 
 def age_text(seconds):
-    seconds = max(int(seconds), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return "{} {} ago".format(seconds // size, unit)
-    return "just now"
+    """'3 min ago', or 'just now' under a minute (a poll's age on the Data line)."""
+    return "just now" if seconds < 60 else age_words(seconds) + " ago"
 
 
 Column = collections.namedtuple("Column", "key title width gap")
